@@ -1,0 +1,540 @@
+"""Demo content rebuilt from the PENELOPE newsletter #3 (see seed/newsletter-3.txt).
+
+Every object is looked up by a natural key (slug, name, title) before it is created,
+so running the seed twice changes nothing. Images and the handbook PDF are generated
+locally with Pillow: no network.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.images import ImageFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
+from wagtail.documents.models import Document
+from wagtail.images.models import Image
+from wagtail.models import Page, Site
+
+from cms.models import (
+    EventIndexPage,
+    EventPage,
+    GoodPracticeDocument,
+    GoodPracticeIndexPage,
+    GoodPracticeLink,
+    GoodPracticePage,
+    HomePage,
+    Organisation,
+)
+from interviews.models import InterviewIndexPage, InterviewPage
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+PURPLE = (107, 44, 145)
+
+ORGANISATIONS = [
+    {
+        "name": "PENELOPE project",
+        "short_name": "PENELOPE",
+        "country": "",
+        "website": "https://www.penelope-project.eu",
+        "description": "Erasmus+ project on cluster-based gender mainstreaming in European SMEs.",
+    },
+    {"name": "AMBIT", "short_name": "AMBIT", "country": "IT", "website": ""},
+    {
+        "name": "Danubius University",
+        "short_name": "",
+        "country": "RO",
+        "website": "https://univ-danubius.ro",
+    },
+    {
+        "name": "Cluster Mecanic Vallée",
+        "short_name": "Mecanic Vallée",
+        "country": "FR",
+        "website": "https://www.mecanicvallee.com",
+    },
+    {
+        "name": "Regional Council of Lapland",
+        "short_name": "",
+        "country": "FI",
+        "website": "https://www.lapinliitto.fi",
+    },
+    {
+        "name": "European Cluster Collaboration Platform",
+        "short_name": "ECCP",
+        "country": "BE",
+        "website": "https://www.clustercollaboration.eu",
+    },
+    {
+        "name": "EWMD Network",
+        "short_name": "EWMD",
+        "country": "",
+        "website": "https://www.ewmd.org",
+    },
+    {
+        "name": "European Commission",
+        "short_name": "",
+        "country": "BE",
+        "website": "https://commission.europa.eu",
+    },
+    {
+        "name": "Austrian National Cluster Platform",
+        "short_name": "",
+        "country": "AT",
+        "website": "https://www.clusterplattform.at",
+    },
+]
+
+INTERVIEWS = [
+    {
+        "slug": "massimiliano-rumignani",
+        "interviewee_name": "Massimiliano Rumignani",
+        "role": "Project Manager",
+        "organisation": "AMBIT",
+        "country": "IT",
+        "date": "2023-11-14",
+        "pull_quote": (
+            "Gender equality can represent a driver of efficiency and innovation that "
+            "companies in the sector need to preserve and increase their competitiveness. "
+            "I think the opportunities offered by the sector twin transition (green and "
+            "digital) can support the deployment of gender equality approaches and policies."
+        ),
+    },
+    {
+        "slug": "andrea-luciana-marcu",
+        "interviewee_name": "Andrea Luciana Marcu",
+        "role": "Manager of the Center for Continuous Training and Technological Information",
+        "organisation": "Danubius University",
+        "country": "RO",
+        "date": "2023-11-21",
+        "pull_quote": (
+            "It has been observed that when the work teams are made up of both female and "
+            "male persons, in a balanced number, the solutions identified in solving the "
+            "challenges are much more creative."
+        ),
+    },
+    {
+        "slug": "camille-esquerre",
+        "interviewee_name": "Camille Esquerré",
+        "role": "Deputy Director",
+        "organisation": "Cluster Mecanic Vallée",
+        "country": "FR",
+        "date": "2023-12-05",
+        "pull_quote": (
+            "The role of the cluster is really to lead the network, provide information and "
+            "raise awareness. As Mecanic Vallée has been running these collective "
+            "awareness-raising initiatives for a long time, we can see that they have a real "
+            "knock-on effect, in particular when companies are facing recruitment difficulties."
+        ),
+    },
+    {
+        "slug": "paivi-ekdahl",
+        "interviewee_name": "Päivi Ekdahl",
+        "role": "Development Director",
+        "organisation": "Regional Council of Lapland",
+        "country": "FI",
+        "date": "2023-12-12",
+        "pull_quote": (
+            "We see digitalization, Industry 4.0, as one of the key solutions in increasing "
+            "the interest of women towards basic industries. Via digitization of factories "
+            "and the tasks that traditionally have been considered as “male-tasks”, it is "
+            "possible to raise the interest of women."
+        ),
+    },
+]
+
+HANDBOOK_TITLE = (
+    "Gender Equality Training Handbook: Supporting European Clusters Towards Gender Mainstreaming"
+)
+HANDBOOK_SUMMARY = (
+    "A pioneer collection of good practices, interviews and a toolbox that supports companies "
+    "towards gender mainstreaming, now a point of reference in the European cluster community: "
+    "downloaded 273 times between mid-February and mid-May 2024."
+)
+
+
+def _dt(day: str, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(datetime.fromisoformat(day).date(), time(hour, minute), tzinfo=BRUSSELS)
+
+
+def _upcoming_launch() -> datetime:
+    """The Virtual Learning Environment launch: ten weeks after the seed first runs."""
+    day = timezone.localdate() + timedelta(weeks=10)
+    return datetime.combine(day, time(10, 0), tzinfo=BRUSSELS)
+
+
+EVENTS = [
+    {
+        "slug": "eu-clusters-talks-gender-equality-2024",
+        "title": "EU Clusters Talks: Gender Equality for SME competitiveness and sustainability",
+        "start": lambda: _dt("2024-01-25", 10),
+        "end": lambda: _dt("2024-01-25", 11, 30),
+        "is_online": True,
+        "organiser": "European Cluster Collaboration Platform",
+        "participant_count": 90,
+        "recording_url": "https://www.clustercollaboration.eu/eu-clusters-talks",
+        "summary": (
+            "Our representative Lucia Seel introduced the PENELOPE handbook in avant-première "
+            "to more than 90 registered participants."
+        ),
+    },
+    {
+        "slug": "ewmd-brussels-declaration-online-event",
+        "title": "EWMD Network online event under the Brussels Declaration initiative",
+        "start": lambda: _dt("2024-01-31", 18),
+        "end": lambda: _dt("2024-01-31", 19, 30),
+        "is_online": True,
+        "organiser": "EWMD Network",
+        "participant_count": 50,
+        "summary": (
+            "Raquel Ortega Martínez presented the practical toolkit for gender mainstreaming "
+            "to 50 registered participants from European associations of women."
+        ),
+    },
+    {
+        "slug": "european-cluster-conference-2024",
+        "title": "European Cluster Conference 2024",
+        "start": lambda: _dt("2024-05-08", 9),
+        "end": lambda: _dt("2024-05-08", 18),
+        "is_online": False,
+        "venue": "The Square",
+        "city": "Brussels",
+        "country": "BE",
+        "organiser": "European Commission",
+        "participant_count": 500,
+        "summary": (
+            "At the largest ever European Cluster Conference, Mirela Greti Puiu introduced the "
+            "PENELOPE Handbook in the session “Shared Value Through Clusters”, before more "
+            "than 120 people in the room."
+        ),
+    },
+    {
+        "slug": "virtual-learning-environment-launch",
+        "title": "Launch of the PENELOPE video toolkit and Virtual Learning Environment",
+        "start": _upcoming_launch,
+        "end": lambda: _upcoming_launch() + timedelta(hours=1, minutes=30),
+        "is_online": True,
+        "organiser": "PENELOPE project",
+        "registration_url": "https://www.penelope-project.eu/vle",
+        "summary": (
+            "A new video toolkit on gender equality strategies for SMEs, flowing into a free "
+            "e-learning platform for cluster practitioners and SMEs."
+        ),
+    },
+]
+
+
+# Generated media ------------------------------------------------------------------
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _initials_avatar(name: str) -> bytes:
+    size = 480
+    img = PILImage.new("RGB", (size, size), (243, 240, 245))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((24, 24, size - 24, size - 24), fill=PURPLE)
+    initials = "".join(part[0] for part in name.split()[:2]).upper()
+    draw.text((size / 2, size / 2), initials, fill="white", font=_font(170), anchor="mm")
+    return _png(img)
+
+
+def _cover(title: str, colour=PURPLE) -> bytes:
+    width, height = 1200, 630
+    img = PILImage.new("RGB", (width, height), colour)
+    draw = ImageDraw.Draw(img)
+    for i in range(0, width, 40):
+        draw.line((i, height, i + 300, 0), fill=tuple(min(255, c + 18) for c in colour), width=6)
+    words, lines, line = title.split(), [], ""
+    for word in words:
+        candidate = f"{line} {word}".strip()
+        if len(candidate) > 28:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    lines.append(line)
+    y = height / 2 - 36 * len(lines)
+    for text in lines[:5]:
+        draw.text((80, y), text, fill="white", font=_font(60))
+        y += 72
+    return _png(img)
+
+
+def _handbook_pdf() -> bytes:
+    pages = []
+    for heading, body in [
+        ("PENELOPE", "Gender Equality Training Handbook"),
+        ("Supporting European Clusters", "Towards Gender Mainstreaming"),
+    ]:
+        page = PILImage.new("RGB", (1240, 1754), "white")
+        draw = ImageDraw.Draw(page)
+        draw.rectangle((0, 0, 1240, 300), fill=PURPLE)
+        draw.text((100, 110), heading, fill="white", font=_font(80))
+        draw.text((100, 500), body, fill=PURPLE, font=_font(56))
+        pages.append(page)
+    buffer = io.BytesIO()
+    pages[0].save(buffer, "PDF", save_all=True, append_images=pages[1:], resolution=150)
+    return buffer.getvalue()
+
+
+def _png(img) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _image(title: str, data: bytes, alt: str) -> Image:
+    image = Image.objects.filter(title=title).first()
+    if image is None:
+        slug = "".join(c if c.isalnum() else "-" for c in title.lower())[:60]
+        image = Image(title=title, description=alt)
+        image.file = ImageFile(io.BytesIO(data), name=f"{slug}.png")
+        image.save()
+    return image
+
+
+def _document(title: str, data: bytes, filename: str) -> Document:
+    document = Document.objects.filter(title=title).first()
+    if document is None:
+        document = Document(title=title)
+        document.file = SimpleUploadedFile(filename, data, content_type="application/pdf")
+        document.save()
+    return document
+
+
+# Pages ----------------------------------------------------------------------------
+
+
+def _child(parent: Page, model, slug: str, **fields):
+    """The child page with this slug, created and published once."""
+    existing = model.objects.child_of(parent).filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    page = model(slug=slug, **fields)
+    parent.add_child(instance=page)
+    page.save_revision().publish()
+    return page, True
+
+
+def ensure_home() -> HomePage:
+    home = HomePage.objects.first()
+    if home is None:
+        root = Page.get_first_root_node()
+        home = HomePage(
+            title="PENELOPE",
+            slug="penelope",
+            intro=(
+                "<p>Cluster-based approach to integrate gender mainstreaming strategies in "
+                "European SMEs.</p>"
+            ),
+        )
+        root.add_child(instance=home)
+        home.save_revision().publish()
+    site = Site.objects.filter(is_default_site=True).first()
+    if site is None:
+        Site.objects.create(
+            hostname="localhost",
+            port=8000,
+            root_page=home,
+            is_default_site=True,
+            site_name=settings.WAGTAIL_SITE_NAME,
+        )
+    elif site.root_page_id != home.pk:
+        old_root = site.root_page
+        site.root_page = home
+        site.site_name = settings.WAGTAIL_SITE_NAME
+        site.save()
+        # Wagtail's install leaves a bare "Welcome" page; remove it once it is orphaned.
+        if type(old_root.specific) is Page and not old_root.get_children().exists():
+            old_root.delete()
+    return home
+
+
+def seed_content() -> dict:
+    """Pages, organisations and media of the seed; returns the main objects by name."""
+    home = ensure_home()
+    organisations = {}
+    for data in ORGANISATIONS:
+        org, _ = Organisation.objects.get_or_create(name=data["name"], defaults=data)
+        organisations[org.name] = org
+
+    interviews_index, _ = _child(
+        home,
+        InterviewIndexPage,
+        "interviews",
+        title="Interviews",
+        intro="<p>Twenty personalities from the clusters and networks world.</p>",
+    )
+    practices_index, _ = _child(
+        home,
+        GoodPracticeIndexPage,
+        "good-practices",
+        title="Good practices",
+        intro="<p>What works when clusters support SMEs towards gender mainstreaming.</p>",
+    )
+    events_index, _ = _child(
+        home,
+        EventIndexPage,
+        "events",
+        title="Events",
+        intro="<p>Where PENELOPE presents its work, and where to meet us next.</p>",
+    )
+
+    interviews = []
+    for data in INTERVIEWS:
+        name = data["interviewee_name"]
+        portrait = _image(f"Portrait of {name}", _initials_avatar(name), f"Portrait of {name}")
+        page, _ = _child(
+            interviews_index,
+            InterviewPage,
+            data["slug"],
+            title=f"Interview with {name}",
+            interviewee_name=name,
+            role=data["role"],
+            organisation=organisations[data["organisation"]],
+            country=data["country"],
+            portrait=portrait,
+            pull_quote=data["pull_quote"],
+            date=datetime.fromisoformat(data["date"]).date(),
+            intro=(
+                f"<p>{name} tells us about the challenges of creating gender equality, the "
+                "levers that can induce change towards a more gender-balanced and inclusive "
+                "approach in companies, and what motivates them personally.</p>"
+            ),
+            body=[
+                (
+                    "question_answer",
+                    {
+                        "question": "What challenges do you meet when creating gender equality?",
+                        "answer": f"<p>{data['pull_quote']}</p>",
+                    },
+                ),
+                ("quote", {"quote": data["pull_quote"], "attribution": name}),
+            ],
+        )
+        interviews.append(page)
+
+    handbook_pdf = _document(
+        "PENELOPE Gender Equality Training Handbook",
+        _handbook_pdf(),
+        "penelope-gender-equality-training-handbook.pdf",
+    )
+    handbook_cover = _image(
+        "Gender Equality Training Handbook cover",
+        _cover("Gender Equality Training Handbook"),
+        "Cover of the PENELOPE Gender Equality Training Handbook",
+    )
+    handbook, created = _child(
+        practices_index,
+        GoodPracticePage,
+        "gender-equality-training-handbook",
+        title=HANDBOOK_TITLE,
+        summary=HANDBOOK_SUMMARY,
+        organisation=organisations["PENELOPE project"],
+        cover_image=handbook_cover,
+        date=datetime(2024, 2, 15).date(),
+        body=[
+            (
+                "paragraph",
+                (
+                    "<p>Being a pioneer action, with its collection of good practices, interviews "
+                    "and development of a toolbox supporting companies towards gender "
+                    "mainstreaming, the PENELOPE handbook has soon become a point of reference in "
+                    "the cluster community. Between mid-February and mid-May 2024, it has been "
+                    "downloaded a whopping 273 times!</p>"
+                ),
+            ),
+            (
+                "paragraph",
+                (
+                    "<p>An intense promotion has also been done on social media, on our LinkedIn "
+                    "profile (with already 240+ followers) and on various other external media "
+                    "(Austrian National Cluster Platform, European Cluster Collaboration Platform, "
+                    "newsletters, among others).</p>"
+                ),
+            ),
+            ("document", {"document": handbook_pdf, "label": "Download the handbook"}),
+        ],
+    )
+    if created:
+        GoodPracticeDocument.objects.create(
+            page=handbook, document=handbook_pdf, label="Click here to download the handbook"
+        )
+        GoodPracticeLink.objects.create(
+            page=handbook,
+            title="European Cluster Collaboration Platform",
+            url="https://www.clustercollaboration.eu",
+        )
+        GoodPracticeLink.objects.create(
+            page=handbook,
+            title="Austrian National Cluster Platform",
+            url="https://www.clusterplattform.at",
+        )
+        handbook.save_revision().publish()
+
+    events = []
+    for data in EVENTS:
+        fields = {k: v for k, v in data.items() if k not in {"slug", "start", "end", "organiser"}}
+        cover = _image(
+            f"{data['title']} cover",
+            _cover(data["title"], (60, 40, 110)),
+            f"Banner of {data['title']}",
+        )
+        page, _ = _child(
+            events_index,
+            EventPage,
+            data["slug"],
+            start=data["start"](),
+            end=data["end"](),
+            organiser=organisations[data["organiser"]],
+            cover_image=cover,
+            **fields,
+        )
+        events.append(page)
+
+    return {
+        "home": home,
+        "interviews": interviews,
+        "handbook": handbook,
+        "handbook_pdf": handbook_pdf,
+        "events": events,
+        "organisations": organisations,
+    }
+
+
+def seed_admin(stdout=None) -> tuple[str, str, bool]:
+    """The demo administrator; its password is set once, at creation."""
+    username = os.environ.get("DEMO_ADMIN_USERNAME", "admin")
+    password = os.environ.get("DEMO_ADMIN_PASSWORD", "penelope-demo")
+    User = get_user_model()  # noqa: N806
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return username, password, False
+    User.objects.create_superuser(username, "admin@example.org", password)
+    return username, password, True
+
+
+@transaction.atomic
+def seed_all() -> dict:
+    content = seed_content()
+    for hook in _extra_seeders():
+        content.update(hook(content) or {})
+    return content
+
+
+def _extra_seeders():
+    """Seeders of the other apps (newsletter issue, demo list), run after the content."""
+    from mailing.demo import seed_mailing
+    from newsletters.demo import seed_newsletter
+
+    return [seed_newsletter, seed_mailing]

@@ -1,0 +1,139 @@
+"""Turn environment variables into Django settings (see the settings table in the README)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in TRUE_VALUES
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database_config(url: str, base_dir: Path) -> dict:
+    """DATABASE_URL → a DATABASES["default"] entry; relative SQLite paths live under base_dir."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = base_dir / url.removeprefix("sqlite:///")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+    config = dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the web process read while the worker writes; the timeout rides
+        # out the short write locks of the ORM broker and the sending ledger.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+def email_config(url: str | None, esp: str | None, mail_dir: Path) -> dict:
+    """EMAIL_URL / ANYMAIL_ESP → Django e-mail settings.
+
+    Supported: ``smtp://host:port``, ``smtp+tls://user:pass@host:port`` (STARTTLS),
+    ``smtps://…`` (implicit TLS), ``console://``, ``memory://``, ``catcher://[path]``
+    (the default: every message saved as an .eml file under ``var/mail``).
+    ``ANYMAIL_ESP`` (postmark, mailgun, amazon_ses, sendgrid, brevo, …) wins over
+    EMAIL_URL and sends through that provider's API with django-anymail.
+    """
+    if esp:
+        return {"EMAIL_BACKEND": f"anymail.backends.{esp.strip().lower()}.EmailBackend"}
+    if not url or url.startswith("catcher:"):
+        path = url.removeprefix("catcher://") if url else ""
+        return {
+            "EMAIL_BACKEND": "cms.mail.CatcherBackend",
+            "EMAIL_FILE_PATH": str(Path(path) if path else mail_dir),
+        }
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme in {"memory", "locmem"}:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if scheme not in {"smtp", "smtp+tls", "smtps", "submission"}:
+        raise ImproperlyConfigured(f"EMAIL_URL: unsupported scheme {scheme!r}")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    default_port = {"smtp": 25, "smtp+tls": 587, "submission": 587, "smtps": 465}[scheme]
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or default_port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": scheme in {"smtp+tls", "submission"},
+        "EMAIL_USE_SSL": scheme == "smtps",
+        "EMAIL_TIMEOUT": int(options.get("timeout", 30)),
+    }
+
+
+def anymail_config(environ: os._Environ | dict) -> dict:
+    """Every ``ANYMAIL_<NAME>`` variable becomes ``ANYMAIL["<NAME>"]``."""
+    skip = {"ANYMAIL_ESP"}
+    return {
+        key.removeprefix("ANYMAIL_"): value
+        for key, value in environ.items()
+        if key.startswith("ANYMAIL_") and key not in skip and value
+    }
+
+
+def q_cluster_config(redis_url: str | None, workers: int, timeout: int) -> dict:
+    """django-q2: Redis broker when REDIS_URL is set, else the ORM broker on the database."""
+    config = {
+        "name": "cms",
+        "workers": workers,
+        "recycle": 500,
+        "timeout": timeout,
+        # A task still running after `retry` seconds is handed to another worker,
+        # so it must be longer than the longest task.
+        "retry": timeout + 60,
+        "max_attempts": 3,
+        "catch_up": False,
+        "save_limit": 1000,
+        "ack_failures": True,
+        "label": "Task queue",
+        "poll": 0.5,
+    }
+    if redis_url:
+        config["redis"] = redis_url
+    else:
+        config["orm"] = "default"
+    return config
+
+
+def cache_config(redis_url: str | None) -> dict:
+    if redis_url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+            }
+        }
+    # Embedded default: one process-local cache (rate limits count per web process).
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

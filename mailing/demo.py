@@ -1,0 +1,39 @@
+"""A demo list with a few confirmed subscribers."""
+
+from django.utils import timezone
+
+from mailing.models import MailingList, Subscriber, Subscription
+
+DEMO_SUBSCRIBERS = [
+    ("lucia.seel@example.org", "Lucia Seel", "de"),
+    ("raquel.ortega@example.org", "Raquel Ortega Martínez", "es"),
+    ("mirela.puiu@example.org", "Mirela Greti Puiu", "ro"),
+    ("newsletter-reader@example.com", "", "en"),
+]
+
+
+def seed_mailing(content: dict) -> dict:
+    mailing_list, _ = MailingList.objects.get_or_create(
+        slug="newsletter",
+        defaults={
+            "name": "PENELOPE newsletter",
+            "description": "News, interviews and events of the PENELOPE project.",
+            "from_name": "PENELOPE",
+            "from_email": "newsletter@example.org",
+        },
+    )
+    for email, name, language in DEMO_SUBSCRIBERS:
+        subscriber, _ = Subscriber.objects.get_or_create(
+            email=email, defaults={"name": name, "language": language}
+        )
+        Subscription.objects.get_or_create(
+            subscriber=subscriber,
+            mailing_list=mailing_list,
+            defaults={
+                "status": Subscription.Status.CONFIRMED,
+                "confirmed_at": timezone.now(),
+                "source": "seed_demo",
+                "consent_text": "Demo subscriber created by seed_demo.",
+            },
+        )
+    return {"mailing_list": mailing_list}

@@ -1,0 +1,140 @@
+"""Audience: lists, subscribers, their subscriptions (with consent) and the suppression list."""
+
+import hashlib
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def normalise_email(address: str) -> str:
+    """Trim and lower-case the domain; the whole address is compared case-insensitively."""
+    address = (address or "").strip()
+    local, sep, domain = address.rpartition("@")
+    return f"{local}{sep}{domain.lower()}" if sep else address
+
+
+def email_hash(address: str) -> str:
+    """One-way hash kept in the suppression list, so an erased address is never mailed again."""
+    return hashlib.sha256(normalise_email(address).lower().encode()).hexdigest()
+
+
+class MailingList(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_public = models.BooleanField(
+        _("public"), default=True, help_text=_("Public lists can be chosen on signup forms.")
+    )
+    double_opt_in = models.BooleanField(default=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_email = models.EmailField(blank=True)
+    reply_to = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mailing list")
+
+    def __str__(self):
+        return self.name
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def by_email(self, address: str):
+        return self.filter(email__iexact=normalise_email(address))
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        BLOCKLISTED = "blocklisted", _("Blocklisted")
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=10, blank=True, default="en")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="mailing_subscriber_email_ci_unique")
+        ]
+
+    def __str__(self):
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = normalise_email(self.email)
+        super().save(*args, **kwargs)
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Consent record: where, how and under which wording the subscriber agreed.
+    source = models.CharField(max_length=100, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    consent_text = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "mailing_list"], name="mailing_subscription_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["mailing_list", "status"])]
+
+    def __str__(self):
+        return f"{self.subscriber} → {self.mailing_list} ({self.status})"
+
+
+class Suppression(models.Model):
+    """Addresses never mailed, whatever their subscriptions say; kept as a hash."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "bounced", _("Hard bounce")
+        COMPLAINT = "complained", _("Spam complaint")
+        MANUAL = "manual", _("Added by hand")
+        ERASED = "erased", _("Erased on request")
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.email_hash[:12]}… ({self.get_reason_display()})"
+
+    @classmethod
+    def add(cls, address: str, reason: str, detail: str = ""):
+        obj, _created = cls.objects.get_or_create(
+            email_hash=email_hash(address), defaults={"reason": reason, "detail": detail}
+        )
+        return obj
+
+    @classmethod
+    def is_suppressed(cls, address: str) -> bool:
+        return cls.objects.filter(email_hash=email_hash(address)).exists()

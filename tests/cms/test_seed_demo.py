@@ -1,0 +1,100 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from wagtail.documents.models import Document
+from wagtail.images.models import Image
+from wagtail.models import Page, Revision
+
+from cms.models import EventPage, GoodPracticePage, Organisation
+from interviews.models import InterviewPage
+from mailing.models import Subscriber
+from newsletters.models import NewsletterPage
+
+pytestmark = pytest.mark.django_db
+
+SEED_INTERVIEWEES = {
+    "Massimiliano Rumignani": (
+        "Project Manager",
+        "AMBIT",
+        "GENDER EQUALITY CAN REPRESENT A DRIVER",
+    ),
+    "Andrea Luciana Marcu": (
+        "Manager of the Center for Continuous Training and Technological Information",
+        "Danubius University",
+        "IT HAS BEEN OBSERVED THAT WHEN THE WORK TEAMS",
+    ),
+    "Camille Esquerré": (
+        "Deputy Director",
+        "Cluster Mecanic Vallée",
+        "THE ROLE OF THE CLUSTER IS REALLY TO LEAD THE NETWORK",
+    ),
+    "Päivi Ekdahl": (
+        "Development Director",
+        "Regional Council of Lapland",
+        "WE SEE DIGITALIZATION, INDUSTRY 4.0",
+    ),
+}
+
+
+def counts():
+    return {
+        "pages": Page.objects.count(),
+        "revisions": Revision.objects.count(),
+        "images": Image.objects.count(),
+        "documents": Document.objects.count(),
+        "organisations": Organisation.objects.count(),
+        "subscribers": Subscriber.objects.count(),
+        "users": get_user_model().objects.count(),
+    }
+
+
+def test_seed_demo_twice_changes_nothing(capsys):
+    call_command("seed_demo")
+    first = counts()
+    out = capsys.readouterr().out
+    assert "user: admin" in out and "password:" in out and "/admin/" in out
+    call_command("seed_demo")
+    assert counts() == first
+    assert first["pages"] >= 15
+
+
+def test_seed_rebuilds_the_interviewees_of_newsletter_3(seeded):
+    interviews = {p.interviewee_name: p for p in InterviewPage.objects.live()}
+    assert set(interviews) == set(SEED_INTERVIEWEES)
+    for name, (role, organisation, quote_start) in SEED_INTERVIEWEES.items():
+        page = interviews[name]
+        assert page.role == role
+        assert page.organisation.name == organisation
+        assert page.pull_quote.upper().startswith(quote_start)
+        assert page.portrait is not None and page.portrait.width > 0
+
+
+def test_seed_has_the_handbook_with_a_downloadable_pdf(seeded):
+    handbook = GoodPracticePage.objects.live().get()
+    assert handbook.title.startswith("Gender Equality Training Handbook")
+    document = handbook.main_document
+    assert document is not None
+    with document.file.open("rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+
+
+def test_seed_has_the_reported_events(seeded):
+    events = {e.slug: e for e in EventPage.objects.live()}
+    talks = events["eu-clusters-talks-gender-equality-2024"]
+    assert (talks.start.year, talks.start.month, talks.participant_count) == (2024, 1, 90)
+    ewmd = events["ewmd-brussels-declaration-online-event"]
+    assert ewmd.is_online and (ewmd.start.month, ewmd.start.day, ewmd.participant_count) == (
+        1,
+        31,
+        50,
+    )
+    conference = events["european-cluster-conference-2024"]
+    assert conference.city == "Brussels" and conference.participant_count == 500
+    assert (conference.start.month, conference.start.day) == (5, 8)
+    assert events["virtual-learning-environment-launch"].is_upcoming
+
+
+def test_seed_composes_newsletter_3(seeded):
+    issue = NewsletterPage.objects.live().get()
+    assert issue.issue_number == 3
+    assert len(issue.body) > 5
