@@ -1,0 +1,10 @@
+"""Models of the mailing app, one module per concern."""
+
+from mailing.models.audience import (  # noqa: F401
+    MailingList,
+    Subscriber,
+    Subscription,
+    Suppression,
+    email_hash,
+    normalise_email,
+)

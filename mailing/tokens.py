@@ -1,0 +1,60 @@
+"""Signed tokens for the subscriber's hosted pages and their absolute URLs.
+
+Tokens are made with Django's signing framework, salted per purpose and bound to the
+subscriber (and the list where relevant). Confirmation tokens expire; unsubscribe and
+preferences tokens do not, because they sit in emails people open months later.
+The paths are the public contract of DESIGN.md (``/subscriptions/<action>/<token>/``).
+"""
+
+from django.conf import settings
+from django.core import signing
+
+CONFIRM = "confirm"
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+PURPOSES = {CONFIRM, UNSUBSCRIBE, PREFERENCES}
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+
+
+class InvalidToken(Exception):
+    """Tampered, expired, of another purpose or unknown: the caller learns nothing more."""
+
+
+def make_token(purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(purpose)
+    payload = {"s": subscriber_id}
+    if list_id is not None:
+        payload["l"] = list_id
+    return signing.dumps(payload, salt=f"mailing.{purpose}", compress=False)
+
+
+def read_token(purpose: str, token: str, max_age: int | None = None) -> tuple[int, int | None]:
+    """(subscriber_id, list_id or None), or InvalidToken."""
+    if purpose == CONFIRM and max_age is None:
+        max_age = getattr(settings, "SUBSCRIPTION_CONFIRM_MAX_AGE", CONFIRM_MAX_AGE)
+    try:
+        payload = signing.loads(token, salt=f"mailing.{purpose}", max_age=max_age)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise InvalidToken from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+        raise InvalidToken
+    list_id = payload.get("l")
+    return payload["s"], list_id if isinstance(list_id, int) else None
+
+
+def page_url(purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
+    token = make_token(purpose, subscriber_id, list_id)
+    return f"{settings.SITE_URL}/subscriptions/{purpose}/{token}/"
+
+
+def confirm_url(subscriber_id: int, list_id: int | None = None) -> str:
+    return page_url(CONFIRM, subscriber_id, list_id)
+
+
+def unsubscribe_url(subscriber_id: int, list_id: int | None = None) -> str:
+    return page_url(UNSUBSCRIBE, subscriber_id, list_id)
+
+
+def preferences_url(subscriber_id: int) -> str:
+    return page_url(PREFERENCES, subscriber_id)
