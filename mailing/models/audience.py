@@ -45,6 +45,9 @@ class SubscriberQuerySet(models.QuerySet):
     def by_email(self, address: str):
         return self.filter(email__iexact=normalise_email(address))
 
+    def not_suppressed(self):
+        return self.exclude(email_hash__in=Suppression.objects.values("email_hash"))
+
 
 class Subscriber(models.Model):
     class Status(models.TextChoices):
@@ -52,6 +55,8 @@ class Subscriber(models.Model):
         BLOCKLISTED = "blocklisted", _("Blocklisted")
 
     email = models.EmailField(max_length=254)
+    # Kept in step with `email` so sends can exclude suppressions (stored hashed) in SQL.
+    email_hash = models.CharField(max_length=64, editable=False, db_index=True, default="")
     name = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=10, blank=True, default="en")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
@@ -72,6 +77,10 @@ class Subscriber(models.Model):
 
     def save(self, *args, **kwargs):
         self.email = normalise_email(self.email)
+        self.email_hash = email_hash(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_hash"}
         super().save(*args, **kwargs)
 
 

@@ -42,3 +42,14 @@ def test_urls_are_absolute_and_follow_the_contract(settings):
     url = tokens.unsubscribe_url(5, 2)
     assert url.startswith("https://cms.example.org/subscriptions/unsubscribe/")
     assert url.endswith("/")
+
+
+@pytest.mark.django_db
+def test_suppressed_addresses_are_excluded_whatever_their_case():
+    from mailing.models import Subscriber, Suppression
+
+    kept = Subscriber.objects.create(email="Kept@Example.org")
+    gone = Subscriber.objects.create(email="Gone@Example.ORG")
+    Suppression.add("gone@example.org", Suppression.Reason.HARD_BOUNCE)
+    assert list(Subscriber.objects.not_suppressed()) == [kept]
+    assert gone.email == "Gone@example.org"
