@@ -24,7 +24,10 @@ seed: migrate
 
 # Web server and django-q2 worker together; Ctrl-C stops both.
 run: seed
-	@echo "Starting the worker (qcluster) and the web server on http://$(HOST):$(PORT)/admin/"
+	@echo ""
+	@echo "Starting the worker (qcluster) and the web server."
+	@echo "Admin: http://$(HOST):$(PORT)/admin/ with the login printed above. Ctrl-C stops both."
+	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py qcluster & \
 	$(PY) manage.py runserver $(HOST):$(PORT)
