@@ -119,8 +119,9 @@ class _Importer:
             return
         if self.rejects is None:
             self.rejects = csv.writer(self.rejects_file)
-            self.rejects.writerow([*self.header, "line", "reason"])
-        self.rejects.writerow([*cells, line, str(REASONS[reason])])
+            # line and reason first: a row with surplus cells cannot shift them.
+            self.rejects.writerow(["line", "reason", *self.header])
+        self.rejects.writerow([line, str(REASONS[reason]), *cells])
 
     def run(self, source: TextIO) -> ImportReport:
         reader = csv.reader(source)
@@ -320,8 +321,8 @@ def import_subscribers(
 ) -> ImportReport:
     """Import a CSV stream (header row; ``email`` required) into ``mailing_list``.
 
-    :param rejects: a text stream receiving the rejected rows as CSV, with the original
-        cells plus ``line`` and ``reason`` columns.
+    :param rejects: a text stream receiving the rejected rows as CSV: ``line`` and
+        ``reason`` columns, then the row's original cells.
     :param confirmed: the importer holds each person's consent: subscriptions are
         confirmed at once (otherwise they stay pending).
     """
