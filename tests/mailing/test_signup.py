@@ -1,23 +1,24 @@
 import json
 
-from django.test import TestCase
-
 import pytest
 from django.core import mail
+from django.test import TestCase
 
 from mailing import subscriptions, tokens
 from mailing.models import Subscriber, SubscriberEvent, Subscription, Suppression
-from tests.mailing.subscribers_fixtures import (  # noqa: F401
-    _fresh_rate_limits,
-    events_list,
-    internal_list,
-    link_in,
-    newsletter_list,
-    sync_tasks,
-)
-from tests.smtp import smtp_server  # noqa: F401
+from tests import smtp
+from tests.mailing import subscribers_fixtures as fixtures
 
 pytestmark = pytest.mark.django_db
+
+# Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
+_fresh_rate_limits = fixtures._fresh_rate_limits
+events_list = fixtures.events_list
+internal_list = fixtures.internal_list
+newsletter_list = fixtures.newsletter_list
+sync_tasks = fixtures.sync_tasks
+link_in = fixtures.link_in
+smtp_server = smtp.smtp_server
 
 SIGNUP = "/api/subscriptions/"
 django_capture_on_commit_callbacks = TestCase.captureOnCommitCallbacks

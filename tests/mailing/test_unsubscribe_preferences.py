@@ -4,15 +4,16 @@ import re
 import pytest
 
 from mailing import subscriptions, tokens
-from mailing.models import Subscriber, SubscriberEvent, Subscription, Suppression
-from tests.mailing.subscribers_fixtures import (  # noqa: F401
-    _fresh_rate_limits,
-    events_list,
-    internal_list,
-    newsletter_list,
-)
+from mailing.models import Subscriber, SubscriberEvent, Suppression
+from tests.mailing import subscribers_fixtures as fixtures
 
 pytestmark = pytest.mark.django_db
+
+# Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
+_fresh_rate_limits = fixtures._fresh_rate_limits
+events_list = fixtures.events_list
+internal_list = fixtures.internal_list
+newsletter_list = fixtures.newsletter_list
 
 
 @pytest.fixture
