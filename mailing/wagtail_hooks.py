@@ -2,6 +2,7 @@
 bulk actions, CSV import and export."""
 
 import django_filters
+from django import forms
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -9,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from wagtail import hooks
 from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.snippets.bulk_actions.snippet_bulk_action import SnippetBulkAction
@@ -21,7 +24,7 @@ from wagtail.snippets.views.snippets import (
 )
 
 from mailing import admin_views, subscriptions
-from mailing.models import MailingList, Subscriber, Subscription, Suppression
+from mailing.models import MailingList, Subscriber, Subscription, Suppression, email_hash
 
 
 @hooks.register("register_admin_urls")
@@ -158,8 +161,66 @@ class SubscriberViewSet(SnippetViewSet):
     form_fields = ["email", "name", "language", "status", "attributes"]
 
 
+class SuppressionForm(WagtailAdminModelForm):
+    """Suppressions are stored hashed: the editor types an address, only its hash is kept."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_("Only a one-way hash of the address is stored."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["email"]
+
+    def clean_email(self):
+        address = self.cleaned_data["email"]
+        if Suppression.is_suppressed(address):
+            raise forms.ValidationError(_("This address is already suppressed."))
+        return address
+
+    def save(self, commit=True):
+        if not self.instance.pk:
+            self.instance.email_hash = email_hash(self.cleaned_data["email"])
+        return super().save(commit=commit)
+
+
+class SuppressionIndexView(IndexView):
+    def search_queryset(self, queryset):
+        # Addresses are stored hashed: searching for one means looking up its hash.
+        if self.is_searching and "@" in self.search_query:
+            return queryset.filter(email_hash=email_hash(self.search_query))
+        return super().search_queryset(queryset)
+
+
+class SuppressionViewSet(SnippetViewSet):
+    model = Suppression
+    icon = "cross"
+    menu_label = _("Suppressions")
+    index_view_class = SuppressionIndexView
+    list_display = [
+        TitleColumn(
+            "email_hash",
+            label=_("Address hash"),
+            url_name="wagtailsnippets_mailing_suppression:edit",
+        ),
+        Column("reason", label=_("Reason"), accessor="get_reason_display"),
+        "detail",
+        DateColumn("created_at", label=_("Since")),
+    ]
+    list_filter = ["reason"]
+    search_fields = ["email_hash", "detail"]
+    search_backend_name = None
+    copy_view_enabled = False
+    edit_handler = ObjectList(
+        [FieldPanel("email"), FieldPanel("reason"), FieldPanel("detail")],
+        base_form_class=SuppressionForm,
+    )
+
+
 class AudienceGroup(SnippetViewSetGroup):
-    items = (MailingListViewSet, SubscriberViewSet)
+    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet)
     menu_icon = "group"
     menu_label = _("Audience")
     menu_name = "audience"

@@ -145,3 +145,34 @@ def test_admin_export_of_a_list(editor, audience, newsletter_list):
 def test_audience_admin_needs_login(client, newsletter_list):
     assert client.get("/admin/mailing/import/").status_code == 302
     assert client.get(f"/admin/mailing/lists/{newsletter_list.pk}/export.csv").status_code == 302
+
+
+def test_suppressions_are_added_by_address_and_found_by_address(editor):
+    SUPPRESSIONS = "/admin/snippets/mailing/suppression/"
+    response = editor.post(
+        SUPPRESSIONS + "add/",
+        {"email": "Blocked@Example.org", "reason": "manual", "detail": "asked by phone"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    suppression = Suppression.objects.get()
+    assert "blocked" not in suppression.email_hash
+    assert Suppression.is_suppressed("blocked@example.org")
+    found = editor.get(SUPPRESSIONS, {"q": "blocked@example.org"}).content.decode()
+    assert suppression.email_hash in found
+    assert (
+        suppression.email_hash
+        not in editor.get(SUPPRESSIONS, {"q": "x@example.org"}).content.decode()
+    )
+    again = editor.post(SUPPRESSIONS + "add/", {"email": "blocked@example.org", "reason": "manual"})
+    assert again.status_code == 200 and Suppression.objects.count() == 1
+
+
+def test_subscriber_listing_exports_csv(editor, audience):
+    response = editor.get(SUBSCRIBERS, {"export": "csv"})
+    assert response.status_code == 200
+    body = (
+        b"".join(response.streaming_content).decode()
+        if response.streaming
+        else response.content.decode()
+    )
+    assert "grace@example.org" in body
