@@ -214,7 +214,11 @@ def subscribe(
             subscription.source = source[:100]
             subscription.ip_address = ip_address or None
             subscription.consent_text = consent_text or mailing_list.consent_text
-            subscription.save()
+            try:
+                with transaction.atomic():
+                    subscription.save()
+            except IntegrityError:  # a concurrent signup created it first: theirs stands
+                continue
             record_event(
                 subscriber,
                 Kind.SUBSCRIBED,

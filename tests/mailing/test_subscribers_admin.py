@@ -176,3 +176,9 @@ def test_subscriber_listing_exports_csv(editor, audience):
         else response.content.decode()
     )
     assert "grace@example.org" in body
+
+
+def test_editor_can_edit_a_subscriber(editor, audience):
+    ada = audience["ada@example.org"]
+    assert editor.get(f"{SUBSCRIBERS}edit/{ada.pk}/").status_code == 200
+    assert editor.get(f"{LISTS}add/").status_code == 200

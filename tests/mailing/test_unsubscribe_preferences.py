@@ -208,3 +208,29 @@ def test_suppress_records_bounce_in_history(newsletter_list):
     assert subscriptions.is_suppressed("bouncy@example.org")
     assert result.subscriber.events.filter(kind="bounced").exists()
     assert not Subscriber.objects.not_suppressed().filter(pk=result.subscriber.pk).exists()
+
+
+def test_token_endpoints_need_no_csrf_cookie(member, newsletter_list):
+    """External sites and mail providers call these without Django's CSRF cookie."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    signup = client.post(
+        "/api/subscriptions/",
+        data=json.dumps({"email": "x@example.org", "lists": ["newsletter"]}),
+        content_type="application/json",
+    )
+    assert signup.status_code == 202
+    token = tokens.make_token(tokens.PREFERENCES, member.pk)
+    prefs = client.post(
+        f"/api/subscriptions/preferences/{token}/",
+        data=json.dumps({"name": "No Cookie"}),
+        content_type="application/json",
+    )
+    assert prefs.status_code == 200 and prefs.json()["name"] == "No Cookie"
+    unsub = tokens.make_token(tokens.UNSUBSCRIBE, member.pk, newsletter_list.pk)
+    assert client.post(f"/api/subscriptions/unsubscribe/{unsub}/").status_code == 200
+    # The hosted preference form, on the other hand, is protected like any form.
+    assert (
+        client.post(f"/subscriptions/preferences/{token}/", {"action": "save"}).status_code == 403
+    )
