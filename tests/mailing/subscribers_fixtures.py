@@ -31,13 +31,11 @@ def internal_list(db):
 
 
 @pytest.fixture
-def sync_tasks(monkeypatch, django_capture_on_commit_callbacks):
-    """django-q2 tasks run in-process; wrap a request in ``with sync_tasks():`` so that
-    its on_commit callbacks (the enqueued tasks) fire when it returns, as in production."""
+def sync_tasks(monkeypatch):
+    """django-q2 tasks run in-process instead of waiting for a worker."""
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture(autouse=True)

@@ -21,11 +21,13 @@ link_in = fixtures.link_in
 smtp_server = smtp.smtp_server
 
 SIGNUP = "/api/subscriptions/"
-django_capture_on_commit_callbacks = TestCase.captureOnCommitCallbacks
+# The request's on_commit callbacks (the enqueued confirmation task) run as it returns,
+# as they would after a real commit.
+committed = TestCase.captureOnCommitCallbacks
 
 
 def signup(client, ip="203.0.113.5", **data):
-    with django_capture_on_commit_callbacks(execute=True):
+    with committed(execute=True):
         return client.post(
             SIGNUP,
             data=json.dumps(data),
@@ -159,7 +161,7 @@ def test_invalid_input_is_refused_without_revealing_anything(
 
 
 def test_form_encoded_signup_and_single_public_list_default(client, newsletter_list, sync_tasks):
-    with django_capture_on_commit_callbacks(execute=True):
+    with committed(execute=True):
         response = client.post(SIGNUP, {"email": "form@example.org"}, REMOTE_ADDR="192.0.2.1")
     assert response.status_code == 202
     assert Subscription.objects.get().mailing_list == newsletter_list
