@@ -78,9 +78,21 @@ def _read_body(request) -> dict:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def signup_api(request):
-    """POST /api/subscriptions/: 202 with one body whatever the address's state."""
+    """POST /api/subscriptions/: 202 with one body whatever the address's state.
+
+    GET lists the public lists, for sites that build their signup form from them.
+    """
+    if request.method == "GET":
+        lists = MailingList.objects.filter(is_public=True).order_by("name")
+        return JsonResponse(
+            {
+                "lists": [
+                    {"slug": m.slug, "name": m.name, "description": m.description} for m in lists
+                ]
+            }
+        )
     ip = client_ip(request)
     if ip and hit_limit("ip", ip, settings.SUBSCRIPTION_RATE_PER_IP):
         response = JsonResponse(

@@ -156,7 +156,7 @@ def test_invalid_input_is_refused_without_revealing_anything(
     assert internal.status_code == unknown.status_code == 400
     assert "lists" in internal.json()["errors"]
     assert client.post(SIGNUP, data="{not json", content_type="application/json").status_code == 400
-    assert client.get(SIGNUP).status_code == 405
+    assert client.put(SIGNUP).status_code == 405
     assert not Subscriber.objects.exists()
 
 
@@ -251,3 +251,16 @@ def link_in_locmem(message, action):
     match = re.search(rf"https?://[^/\s]+(/subscriptions/{action}/[^\s]+/)", message.body)
     assert match, message.body
     return match.group(1)
+
+
+def test_public_lists_for_signup_forms(client, newsletter_list, internal_list):
+    response = client.get(SIGNUP)
+    assert response.json() == {
+        "lists": [
+            {
+                "slug": "newsletter",
+                "name": "PENELOPE newsletter",
+                "description": "News, interviews and events.",
+            }
+        ]
+    }
