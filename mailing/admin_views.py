@@ -42,9 +42,10 @@ def import_view(request):
                     rejects=rejects,
                     source_label=f"admin import by {request.user}: {upload.name}"[:100],
                 )
-        except (ImportFileError, UnicodeDecodeError) as exc:
+        except ImportFileError as exc:
+            error, report = str(exc), exc.report
+        except UnicodeDecodeError as exc:  # in the header line
             error = str(exc)
-            report = None
         finally:
             source.detach()
         if report and report.rejected:

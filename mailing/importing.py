@@ -56,7 +56,14 @@ REASONS = {
 
 
 class ImportFileError(ValueError):
-    """The file cannot be imported at all (no header, no email column)."""
+    """The file cannot be imported (no header, no email column) or stops being CSV text.
+
+    ``report`` holds what was done before the problem, if anything was.
+    """
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -137,16 +144,28 @@ class _Importer:
             (i, self.header[i].strip()) for i, c in enumerate(columns) if c not in CORE_COLUMNS
         ]
         batch: list[_Row] = []
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue  # blank lines are not rows
-            self.report.rows += 1
-            row = self.validate(reader.line_num, cells, columns, index, extra)
-            if row is not None:
-                batch.append(row)
-            if len(batch) >= self.batch_size:
+        try:
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue  # blank lines are not rows
+                self.report.rows += 1
+                row = self.validate(reader.line_num, cells, columns, index, extra)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= self.batch_size:
+                    self.flush(batch)
+                    batch = []
+        except (UnicodeDecodeError, csv.Error) as exc:
+            if batch:
                 self.flush(batch)
-                batch = []
+            raise ImportFileError(
+                _(
+                    "The file stops being readable CSV text after line %(line)d (%(error)s); "
+                    "the %(rows)d rows before it were handled as reported."
+                )
+                % {"line": reader.line_num, "error": exc, "rows": self.report.rows},
+                report=self.report,
+            ) from exc
         if batch:
             self.flush(batch)
         return self.report

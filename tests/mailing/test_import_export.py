@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -100,6 +101,26 @@ def test_import_confirmed_creates_missing_list_and_is_idempotent(tmp_path):
 def test_import_without_email_column_is_refused(tmp_path):
     with pytest.raises(CommandError, match="email"):
         run_import(tmp_path, "name\nA\n", "--list", "x")
+
+
+def test_file_that_stops_being_utf8_reports_what_was_done(tmp_path, newsletter_list):
+    path = tmp_path / "people.csv"
+    # Long enough that the bad byte is decoded well after the header.
+    good = "".join(f"person.number.{i}@example.org\n" for i in range(3000))
+    path.write_bytes(b"email\n" + good.encode() + b"caf\xe9@example.org\n")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="after line"):
+        call_command(
+            "import_subscribers",
+            str(path),
+            "--list",
+            "newsletter",
+            "--batch-size",
+            "100",
+            stdout=out,
+        )
+    done = int(re.search(r"new subscriptions: (\d+)", out.getvalue()).group(1))
+    assert done > 0 and Subscription.objects.count() == done
 
 
 def test_erase_then_reimport_is_suppressed(tmp_path, client, newsletter_list):

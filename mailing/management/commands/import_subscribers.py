@@ -52,9 +52,18 @@ class Command(BaseCommand):
                     consent_text=consent_text,
                     batch_size=batch_size,
                 )
-        except (ImportFileError, UnicodeDecodeError) as exc:
-            rejects_path.unlink(missing_ok=True)
+        except ImportFileError as exc:
+            if exc.report is not None:
+                self._summary(path, mailing_list, exc.report, rejects_path)
+            else:
+                rejects_path.unlink(missing_ok=True)
             raise CommandError(f"{path}: {exc}") from exc
+        except UnicodeDecodeError as exc:  # in the header line
+            rejects_path.unlink(missing_ok=True)
+            raise CommandError(f"{path}: not UTF-8 text ({exc})") from exc
+        self._summary(path, mailing_list, report, rejects_path)
+
+    def _summary(self, path, mailing_list, report, rejects_path):
         self.stdout.write(f'Imported {path.name} into "{mailing_list.slug}":')
         for line in report.summary_lines():
             self.stdout.write(f"  {line}")
