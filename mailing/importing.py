@@ -81,11 +81,11 @@ class ImportReport:
 
     def summary_lines(self) -> list[str]:
         lines = [
-            f"rows read: {self.rows}",
-            f"new subscriptions: {self.imported}",
-            f"pending subscriptions confirmed: {self.confirmed}",
-            f"already subscribed: {self.unchanged}",
-            f"rejected: {self.rejected}",
+            _("rows read: %(n)d") % {"n": self.rows},
+            _("new subscriptions: %(n)d") % {"n": self.imported},
+            _("pending subscriptions confirmed: %(n)d") % {"n": self.confirmed},
+            _("already subscribed: %(n)d") % {"n": self.unchanged},
+            _("rejected: %(n)d") % {"n": self.rejected},
         ]
         lines += [f"  {REASONS[key]}: {n}" for key, n in self.reasons.most_common()]
         return lines

@@ -145,7 +145,9 @@ class SubscriberViewSet(SnippetViewSet):
     inspect_template_name = "mailing/admin/subscriber_inspect.html"
     inspect_view_fields = ["email", "name", "language", "status", "attributes", "created_at"]
     list_display = [
-        TitleColumn("email", label=_("Email"), url_name="wagtailsnippets_mailing_subscriber:edit"),
+        TitleColumn(
+            "email", label=_("Email"), url_name="wagtailsnippets_mailing_subscriber:inspect"
+        ),
         "name",
         "language",
         Column("status", label=_("Status"), accessor="get_status_display"),

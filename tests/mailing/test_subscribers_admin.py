@@ -79,6 +79,8 @@ def test_subscribers_search_and_filter_by_list_and_status(editor, audience, news
 
 def test_subscriber_detail_shows_consent_and_history(editor, audience):
     grace = audience["grace@example.org"]
+    # The address in the listing leads to the detail.
+    assert f"{SUBSCRIBERS}inspect/{grace.pk}/" in editor.get(SUBSCRIBERS).content.decode()
     response = editor.get(f"{SUBSCRIBERS}inspect/{grace.pk}/")
     assert response.status_code == 200
     content = response.content.decode()
