@@ -223,5 +223,5 @@ SUBSCRIPTION_RATE_PER_ADDRESS = env.env_int("SUBSCRIPTION_RATE_PER_ADDRESS", 3)
 # The request header holding the client's IP: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP when a
 # trusted reverse proxy sets it.
 SUBSCRIPTION_CLIENT_IP_HEADER = os.environ.get("SUBSCRIPTION_CLIENT_IP_HEADER", "REMOTE_ADDR")
-# Where the admin import keeps its reports of rejected rows.
+# Where admin uploads wait for the worker and their reports stay (web and worker share it).
 SUBSCRIPTION_IMPORT_DIR = Path(os.environ.get("SUBSCRIPTION_IMPORT_DIR", VAR_DIR / "imports"))

@@ -1,68 +1,76 @@
-"""Wagtail admin pages of the audience: CSV import with its report, CSV export of a list."""
+"""Wagtail admin pages of the audience: CSV import (run by the worker) with its report,
+and CSV export of a list."""
 
-import io
 import uuid
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import permission_required
+from django.db import transaction
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 
 from mailing.forms import ImportForm
-from mailing.importing import ImportFileError, export_csv_lines, import_subscribers
+from mailing.importing import export_csv_lines, job_paths, read_job_status, write_job_status
 from mailing.models import MailingList
-
-
-def _reports_dir() -> Path:
-    path = Path(settings.SUBSCRIPTION_IMPORT_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @permission_required("mailing.add_subscriber", raise_exception=True)
 def import_view(request):
-    report = rejects_url = error = None
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        from django_q.tasks import async_task
+
         upload = form.cleaned_data["file"]
         mailing_list = form.cleaned_data["mailing_list"]
-        report_id = uuid.uuid4().hex
-        rejects_path = _reports_dir() / f"{report_id}.csv"
-        # Uploads above 2.5 MB sit in a temporary file: read them as a stream.
-        source = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
-        try:
-            with rejects_path.open("w", newline="", encoding="utf-8") as rejects:
-                report = import_subscribers(
-                    source,
-                    mailing_list,
-                    confirmed=form.cleaned_data["confirmed"],
-                    rejects=rejects,
-                    source_label=f"admin import by {request.user}: {upload.name}"[:100],
-                )
-        except ImportFileError as exc:
-            error, report = str(exc), exc.report
-        except UnicodeDecodeError as exc:  # in the header line
-            error = str(exc)
-        finally:
-            source.detach()
-        if report and report.rejected:
-            rejects_url = f"{request.path}{report_id}/rejected.csv"
-        else:
-            rejects_path.unlink(missing_ok=True)
+        job_id = uuid.uuid4().hex
+        with job_paths(job_id)["upload"].open("wb") as saved:
+            for chunk in upload.chunks():
+                saved.write(chunk)
+        write_job_status(
+            job_id,
+            status="queued",
+            file=upload.name,
+            list=mailing_list.name,
+            by=str(request.user),
+            at=timezone.now().isoformat(),
+        )
+        args = (
+            job_id,
+            mailing_list.pk,
+            form.cleaned_data["confirmed"],
+            f"admin import by {request.user}: {upload.name}"[:100],
+        )
+        transaction.on_commit(lambda: async_task("mailing.importing.run_import_job", *args))
+        return redirect("mailing_import_job", job_id=job_id)
+    return render(request, "mailing/admin/import.html", {"form": form})
+
+
+@permission_required("mailing.add_subscriber", raise_exception=True)
+def import_job_view(request, job_id):
+    status = read_job_status(job_id) if job_id.isalnum() else None
+    if status is None:
+        raise Http404
+    rejects_url = None
+    if status.get("rejected") and job_paths(job_id)["rejects"].is_file():
+        rejects_url = f"{request.path}rejected.csv"
     return render(
         request,
-        "mailing/admin/import.html",
-        {"form": form, "report": report, "rejects_url": rejects_url, "error": error},
+        "mailing/admin/import_job.html",
+        {
+            "job": status,
+            "running": status["status"] in ("queued", "running"),
+            "rejects_url": rejects_url,
+        },
     )
 
 
 @permission_required("mailing.add_subscriber", raise_exception=True)
-def import_rejects_view(request, report_id):
-    path = _reports_dir() / f"{report_id}.csv"
-    if not report_id.isalnum() or not path.is_file():
+def import_rejects_view(request, job_id):
+    if not job_id.isalnum():
+        raise Http404
+    path = job_paths(job_id)["rejects"]
+    if not path.is_file():
         raise Http404
     return FileResponse(
         path.open("rb"), as_attachment=True, filename="rejected-rows.csv", content_type="text/csv"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -434,3 +437,80 @@ def export_csv_lines(mailing_list: MailingList, *, status: str | None = None) ->
     writer = csv.writer(_Echo())
     for row in export_rows(mailing_list, status=status):
         yield writer.writerow(row)
+
+
+# --- admin uploads: imported by the worker, so that a large file outlives no request ---------
+
+
+def jobs_dir() -> Path:
+    path = Path(settings.SUBSCRIPTION_IMPORT_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def job_paths(job_id: str) -> dict[str, Path]:
+    if not job_id.isalnum():
+        raise ValueError(job_id)
+    base = jobs_dir()
+    return {
+        "upload": base / f"{job_id}.upload.csv",
+        "rejects": base / f"{job_id}.rejected.csv",
+        "status": base / f"{job_id}.json",
+    }
+
+
+def write_job_status(job_id: str, **status) -> None:
+    path = job_paths(job_id)["status"]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status), encoding="utf-8")
+    tmp.replace(path)  # atomic: the admin page never reads half a file
+
+
+def read_job_status(job_id: str) -> dict | None:
+    try:
+        return json.loads(job_paths(job_id)["status"].read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+
+
+def run_import_job(job_id: str, list_id: int, confirmed: bool, source_label: str) -> dict:
+    """Task: import an uploaded file saved under SUBSCRIPTION_IMPORT_DIR; records a status."""
+    paths = job_paths(job_id)
+    base = read_job_status(job_id) or {}
+    mailing_list = MailingList.objects.filter(pk=list_id).first()
+    if mailing_list is None:
+        write_job_status(
+            job_id, **{**base, "status": "failed", "error": str(_("The list was deleted."))}
+        )
+        return {}
+    write_job_status(job_id, **{**base, "status": "running"})
+    error, report = "", None
+    try:
+        with (
+            paths["upload"].open(newline="", encoding="utf-8-sig") as source,
+            paths["rejects"].open("w", newline="", encoding="utf-8") as rejects,
+        ):
+            report = import_subscribers(
+                source,
+                mailing_list,
+                confirmed=confirmed,
+                rejects=rejects,
+                source_label=source_label,
+            )
+    except ImportFileError as exc:
+        error, report = str(exc), exc.report
+    except UnicodeDecodeError as exc:
+        error = str(_("The file is not UTF-8 text: %(error)s")) % {"error": exc}
+    finally:
+        paths["upload"].unlink(missing_ok=True)
+    if report is None or not report.rejected:
+        paths["rejects"].unlink(missing_ok=True)
+    status = {
+        **base,
+        "status": "failed" if error else "done",
+        "error": error,
+        "summary": [str(line) for line in report.summary_lines()] if report else [],
+        "rejected": report.rejected if report else 0,
+    }
+    write_job_status(job_id, **status)
+    return status

@@ -32,7 +32,10 @@ def register_audience_urls():
     return [
         path("mailing/import/", admin_views.import_view, name="mailing_import"),
         path(
-            "mailing/import/<str:report_id>/rejected.csv",
+            "mailing/import/<str:job_id>/", admin_views.import_job_view, name="mailing_import_job"
+        ),
+        path(
+            "mailing/import/<str:job_id>/rejected.csv",
             admin_views.import_rejects_view,
             name="mailing_import_rejects",
         ),

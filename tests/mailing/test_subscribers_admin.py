@@ -11,6 +11,8 @@ from tests.mailing import subscribers_fixtures as fixtures
 
 pytestmark = pytest.mark.django_db
 
+sync_tasks = fixtures.sync_tasks
+
 # Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
 events_list = fixtures.events_list
 newsletter_list = fixtures.newsletter_list
@@ -111,22 +113,27 @@ def test_bulk_unsubscribe_suppress_and_erase(editor, audience):
     assert Subscriber.objects.filter(status="erased").count() == 2
 
 
-def test_admin_csv_upload_reports_and_offers_rejects(editor, newsletter_list):
+def test_admin_csv_upload_reports_and_offers_rejects(
+    editor, newsletter_list, sync_tasks, django_capture_on_commit_callbacks
+):
     index = editor.get(SUBSCRIBERS)
     assert b"/admin/mailing/import/" in index.content
     upload = SimpleUploadedFile(
         "people.csv", b"email,name\nnew@example.org,New\nbroken,Broken\n", "text/csv"
     )
-    response = editor.post(
-        "/admin/mailing/import/",
-        {"file": upload, "mailing_list": newsletter_list.pk, "confirmed": "on"},
-    )
-    assert response.status_code == 200
-    content = response.content.decode()
+    # The worker imports the file once the upload is committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor.post(
+            "/admin/mailing/import/",
+            {"file": upload, "mailing_list": newsletter_list.pk, "confirmed": "on"},
+        )
+    assert response.status_code == 302
+    report = editor.get(response["Location"])
+    content = report.content.decode()
+    assert "people.csv" in content and "PENELOPE newsletter" in content
     assert "new subscriptions: 1" in content and "rejected: 1" in content
     assert Subscription.objects.get(subscriber__email="new@example.org").status == "confirmed"
-    rejects_url = content.split('href="/admin/mailing/import/')[1].split('"')[0]
-    rejects = editor.get("/admin/mailing/import/" + rejects_url)
+    rejects = editor.get(response["Location"] + "rejected.csv")
     body = b"".join(rejects.streaming_content).decode()
     assert list(csv.reader(io.StringIO(body)))[1] == [
         "3",
@@ -134,6 +141,16 @@ def test_admin_csv_upload_reports_and_offers_rejects(editor, newsletter_list):
         "broken",
         "Broken",
     ]
+    assert editor.get("/admin/mailing/import/0123abcd/").status_code == 404
+
+
+def test_admin_upload_waits_for_the_worker(editor, newsletter_list):
+    upload = SimpleUploadedFile("later.csv", b"email\nlater@example.org\n", "text/csv")
+    response = editor.post(
+        "/admin/mailing/import/", {"file": upload, "mailing_list": newsletter_list.pk}
+    )
+    page = editor.get(response["Location"]).content.decode()
+    assert "Waiting for the worker" in page and 'http-equiv="refresh"' in page
 
 
 def test_admin_export_of_a_list(editor, audience, newsletter_list):
