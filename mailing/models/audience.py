@@ -57,6 +57,20 @@ class SubscriberQuerySet(models.QuerySet):
     def not_suppressed(self):
         return self.exclude(email_hash__in=Suppression.objects.values("email_hash"))
 
+    def receiving(self, lists):
+        """Who a send to ``lists`` reaches: active, confirmed on one of them, not suppressed.
+
+        One row per subscriber however many of the lists they are on.
+        """
+        confirmed = Subscription.objects.filter(
+            subscriber=models.OuterRef("pk"),
+            mailing_list__in=lists,
+            status=Subscription.Status.CONFIRMED,
+        )
+        return self.filter(
+            models.Exists(confirmed), status=Subscriber.Status.ACTIVE
+        ).not_suppressed()
+
     def reachable(self):
         """Subscribers whose hosted-page links still work: not erased."""
         return self.exclude(status=Subscriber.Status.ERASED)

@@ -234,3 +234,35 @@ def test_token_endpoints_need_no_csrf_cookie(member, newsletter_list):
     assert (
         client.post(f"/subscriptions/preferences/{token}/", {"action": "save"}).status_code == 403
     )
+
+
+def test_who_a_send_reaches(newsletter_list, events_list):
+    def on(address, *lists, confirmed=True):
+        return subscriptions.subscribe(
+            address, lists, confirmed=confirmed, send_confirmation_email=False
+        ).subscriber
+
+    both = on("both@example.org", newsletter_list, events_list)
+    on("pending@example.org", newsletter_list, confirmed=False)
+    left = on("left@example.org", newsletter_list)
+    subscriptions.unsubscribe(left, source="test")
+    on("bounced@example.org", newsletter_list)
+    subscriptions.suppress("bounced@example.org", Suppression.Reason.HARD_BOUNCE)
+    erased = on("erased@example.org", newsletter_list)
+    subscriptions.erase(erased)
+    events_only = on("events@example.org", events_list)
+
+    reached = Subscriber.objects.receiving([newsletter_list, events_list])
+    assert sorted(s.pk for s in reached) == sorted([both.pk, events_only.pk])
+    assert list(Subscriber.objects.receiving([newsletter_list])) == [both]
+
+
+def test_confirmation_is_not_sent_once_the_address_is_suppressed(newsletter_list):
+    from django.core import mail
+
+    result = subscriptions.subscribe(
+        "soon-bounced@example.org", [newsletter_list], send_confirmation_email=False
+    )
+    subscriptions.suppress("soon-bounced@example.org", Suppression.Reason.COMPLAINT)
+    assert subscriptions.send_confirmation(result.subscriber.pk, [newsletter_list.pk]) is False
+    assert not mail.outbox
