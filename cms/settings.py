@@ -211,3 +211,17 @@ LOGGING = {
         "django_q": {"level": "WARNING" if not DEBUG else "INFO"},
     },
 }
+
+# --- subscribers ---
+# Double opt-in links expire; unsubscribe and preferences links do not.
+SUBSCRIPTION_CONFIRM_MAX_AGE = env.env_int("SUBSCRIPTION_CONFIRM_MAX_AGE", 7 * 24 * 3600)
+# Signup rate limits (Django cache; shared by every web process when REDIS_URL is set):
+# attempts per IP address, and confirmation emails per address, in each window.
+SUBSCRIPTION_RATE_WINDOW = env.env_int("SUBSCRIPTION_RATE_WINDOW", 3600)
+SUBSCRIPTION_RATE_PER_IP = env.env_int("SUBSCRIPTION_RATE_PER_IP", 20)
+SUBSCRIPTION_RATE_PER_ADDRESS = env.env_int("SUBSCRIPTION_RATE_PER_ADDRESS", 3)
+# The request header holding the client's IP: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP when a
+# trusted reverse proxy sets it.
+SUBSCRIPTION_CLIENT_IP_HEADER = os.environ.get("SUBSCRIPTION_CLIENT_IP_HEADER", "REMOTE_ADDR")
+# Where admin uploads wait for the worker and their reports stay (web and worker share it).
+SUBSCRIPTION_IMPORT_DIR = Path(os.environ.get("SUBSCRIPTION_IMPORT_DIR", VAR_DIR / "imports"))

@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from mailing.models import MailingList, Subscriber, Subscription
+from mailing.models import MailingList, Subscriber, SubscriberEvent, Subscription
 
 DEMO_SUBSCRIBERS = [
     ("lucia.seel@example.org", "Lucia Seel", "de"),
@@ -20,13 +20,15 @@ def seed_mailing(content: dict) -> dict:
             "description": "News, interviews and events of the PENELOPE project.",
             "from_name": "PENELOPE",
             "from_email": "newsletter@example.org",
+            "consent_text": "I would like to receive the PENELOPE newsletter by email. "
+            "I can unsubscribe at any time with the link in every issue.",
         },
     )
     for email, name, language in DEMO_SUBSCRIBERS:
         subscriber, _ = Subscriber.objects.get_or_create(
             email=email, defaults={"name": name, "language": language}
         )
-        Subscription.objects.get_or_create(
+        _subscription, created = Subscription.objects.get_or_create(
             subscriber=subscriber,
             mailing_list=mailing_list,
             defaults={
@@ -36,4 +38,9 @@ def seed_mailing(content: dict) -> dict:
                 "consent_text": "Demo subscriber created by seed_demo.",
             },
         )
+        if created:
+            for kind in (SubscriberEvent.Kind.SUBSCRIBED, SubscriberEvent.Kind.CONFIRMED):
+                SubscriberEvent.objects.create(
+                    subscriber=subscriber, mailing_list=mailing_list, kind=kind, source="seed_demo"
+                )
     return {"mailing_list": mailing_list}

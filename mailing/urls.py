@@ -1,1 +1,33 @@
-urlpatterns = []
+"""Signup API, hosted subscriber pages (paths fixed by DESIGN.md) and their JSON twins."""
+
+from django.urls import path
+
+from mailing import views
+
+app_name = "mailing"
+
+urlpatterns = [
+    path("api/subscriptions/", views.signup_api, name="signup_api"),
+    path("api/subscriptions/confirm/<str:token>/", views.confirm_api, name="confirm_api"),
+    path(
+        "api/subscriptions/unsubscribe/<str:token>/",
+        views.unsubscribe_api,
+        name="unsubscribe_api",
+    ),
+    path(
+        "api/subscriptions/preferences/<str:token>/",
+        views.preferences_api,
+        name="preferences_api",
+    ),
+    path("api/subscriptions/preferences/<str:token>/data/", views.data_api, name="data_api"),
+    path("api/subscriptions/preferences/<str:token>/erase/", views.erase_api, name="erase_api"),
+    path("subscriptions/confirm/<str:token>/", views.confirm_page, name="confirm"),
+    path("subscriptions/unsubscribe/<str:token>/", views.unsubscribe_page, name="unsubscribe"),
+    path("subscriptions/preferences/<str:token>/", views.preferences_page, name="preferences"),
+    path(
+        "subscriptions/preferences/<str:token>/data/",
+        views.preferences_data,
+        name="preferences_data",
+    ),
+    path("subscriptions/preferences/<str:token>/erase/", views.erase_page, name="erase"),
+]

@@ -3,6 +3,7 @@
 from mailing.models.audience import (  # noqa: F401
     MailingList,
     Subscriber,
+    SubscriberEvent,
     Subscription,
     Suppression,
     email_hash,

@@ -31,11 +31,20 @@ class MailingList(models.Model):
     from_name = models.CharField(max_length=200, blank=True)
     from_email = models.EmailField(blank=True)
     reply_to = models.EmailField(blank=True)
+    consent_text = models.TextField(
+        _("consent wording"),
+        blank=True,
+        help_text=_(
+            "What people agree to when they subscribe; recorded with each subscription "
+            "when the signup form sends no wording of its own."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("mailing list")
+        verbose_name_plural = _("mailing lists")
 
     def __str__(self):
         return self.name
@@ -48,11 +57,32 @@ class SubscriberQuerySet(models.QuerySet):
     def not_suppressed(self):
         return self.exclude(email_hash__in=Suppression.objects.values("email_hash"))
 
+    def receiving(self, lists):
+        """Who a send to ``lists`` reaches: active, confirmed on one of them, not suppressed.
+
+        One row per subscriber however many of the lists they are on.
+        """
+        confirmed = Subscription.objects.filter(
+            subscriber=models.OuterRef("pk"),
+            mailing_list__in=lists,
+            status=Subscription.Status.CONFIRMED,
+        )
+        return self.filter(
+            models.Exists(confirmed), status=Subscriber.Status.ACTIVE
+        ).not_suppressed()
+
+    def reachable(self):
+        """Subscribers whose hosted-page links still work: not erased."""
+        return self.exclude(status=Subscriber.Status.ERASED)
+
 
 class Subscriber(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         BLOCKLISTED = "blocklisted", _("Blocklisted")
+        # Personal data removed on request; the row stays so that campaign history
+        # keeps its counts, and the address lives on only as a hash in Suppression.
+        ERASED = "erased", _("Erased")
 
     email = models.EmailField(max_length=254)
     # Kept in step with `email` so sends can exclude suppressions (stored hashed) in SQL.
@@ -68,6 +98,8 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["email"]
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
         constraints = [
             models.UniqueConstraint(Lower("email"), name="mailing_subscriber_email_ci_unique")
         ]
@@ -112,6 +144,8 @@ class Subscription(models.Model):
             )
         ]
         indexes = [models.Index(fields=["mailing_list", "status"])]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
 
     def __str__(self):
         return f"{self.subscriber} → {self.mailing_list} ({self.status})"
@@ -133,6 +167,8 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
 
     def __str__(self):
         return f"{self.email_hash[:12]}… ({self.get_reason_display()})"
@@ -147,3 +183,43 @@ class Suppression(models.Model):
     @classmethod
     def is_suppressed(cls, address: str) -> bool:
         return cls.objects.filter(email_hash=email_hash(address)).exists()
+
+
+class SubscriberEvent(models.Model):
+    """One line of a subscriber's history: consents, confirmations, unsubscribes, bounces.
+
+    Append with ``mailing.subscriptions.record_event``. ``detail`` never holds the
+    address or the name, so erasure only has to clear ``ip_address``.
+    """
+
+    class Kind(models.TextChoices):
+        SUBSCRIBED = "subscribed", _("Subscribed")
+        CONFIRMATION_SENT = "confirmation_sent", _("Confirmation email sent")
+        CONFIRMED = "confirmed", _("Confirmed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        PREFERENCES_CHANGED = "preferences_changed", _("Preferences changed")
+        IMPORTED = "imported", _("Imported")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+        SUPPRESSED = "suppressed", _("Suppressed")
+        EXPORTED = "exported", _("Data exported")
+        ERASED = "erased", _("Erased")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="events")
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=100, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subscriber", "created_at"])]
+        verbose_name = _("subscriber event")
+        verbose_name_plural = _("subscriber events")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"

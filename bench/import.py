@@ -1,0 +1,101 @@
+"""Benchmark: import 100,000 subscribers from CSV; prints rows/s and peak memory.
+
+Runs `manage.py import_subscribers` in a child process against its own temporary
+SQLite database (migrated first), on a generated file with a sprinkling of bad rows.
+Peak memory is the child's peak RSS (os.wait4), next to the same command importing
+a one-row file: the difference is what the import itself costs.
+
+    python bench/import.py [--rows 100000] [--keep]
+"""
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args, env):
+    """(seconds, peak RSS in MiB, stdout) of a manage.py child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{output}")
+    return elapsed, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
+
+
+def write_csv(path: Path, rows: int) -> int:
+    rng = random.Random(42)
+    languages = ["en", "fr", "de", "es", "it", "ro", "fi", ""]
+    bad = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "name", "language", "organisation", "country"])
+        for i in range(rows):
+            if i % 1000 == 999:  # one bad row in a thousand: invalid, or a duplicate
+                email = f"broken-{i}-at-example.org" if i % 2000 == 999 else f"p{i - 1}@example.org"
+                bad += 1
+            else:
+                email = f"p{i}@example.org"
+            writer.writerow([email, f"Person {i}", rng.choice(languages), f"Org {i % 500}", "BE"])
+    return bad
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "VAR_DIR": str(work),
+        "SECRET_KEY": "bench-only",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "localhost",
+        "LOG_LEVEL": "WARNING",
+    }
+    try:
+        run(["migrate", "--noinput"], env)
+        small, big = work / "one.csv", work / "people.csv"
+        write_csv(small, 1)
+        bad = write_csv(big, args.rows)
+        _t, baseline_rss, _out = run(["import_subscribers", str(small), "--list", "warmup"], env)
+        seconds, peak_rss, output = run(
+            ["import_subscribers", str(big), "--list", "bench", "--confirmed"], env
+        )
+        print(output.rstrip())
+        print()
+        print(f"rows: {args.rows} ({bad} bad rows seeded)")
+        print(f"time: {seconds:.1f} s (whole command, including Django start-up)")
+        print(f"rate: {args.rows / seconds:,.0f} rows/s")
+        print(f"peak RSS: {peak_rss:.0f} MiB (one-row import: {baseline_rss:.0f} MiB)")
+        print(f"import's own memory: {peak_rss - baseline_rss:.0f} MiB")
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

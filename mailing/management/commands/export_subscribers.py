@@ -1,0 +1,23 @@
+"""export_subscribers --list SLUG: the list's subscriptions as CSV on stdout."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from mailing.importing import export_csv_lines
+from mailing.models import MailingList, Subscription
+
+
+class Command(BaseCommand):
+    help = "Write a list's subscribers (with consent records) as CSV to stdout."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--list", required=True, dest="list_slug", help="list slug")
+        parser.add_argument(
+            "--status", choices=Subscription.Status.values, help="only this subscription status"
+        )
+
+    def handle(self, *args, list_slug, status, **options):
+        mailing_list = MailingList.objects.filter(slug=list_slug).first()
+        if mailing_list is None:
+            raise CommandError(f"No list with the slug {list_slug!r}.")
+        for line in export_csv_lines(mailing_list, status=status):
+            self.stdout.write(line, ending="")

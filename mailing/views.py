@@ -1,0 +1,447 @@
+"""Thin HTTP layer over ``mailing.subscriptions``: the signup API, the hosted pages and
+their JSON twins. Tokens authenticate every subscriber action; a bad token gets the same
+404 whatever was wrong with it.
+"""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render as django_render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from mailing import subscriptions, tokens
+from mailing.forms import PreferencesForm, SignupForm
+from mailing.models import MailingList, Subscriber, Subscription, email_hash
+
+ACCEPTED = {
+    "status": "accepted",
+    "detail": "Thank you. If this address can receive our emails, a message to confirm "
+    "the subscription is on its way.",
+}
+
+
+class BadLink(Exception):
+    pass
+
+
+def render(request, template_name, context=None, status=200):
+    """Hosted pages carry the newsletter's sender name and postal address."""
+    context = {
+        "sender_name": settings.NEWSLETTER_SENDER_NAME,
+        "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
+        **(context or {}),
+    }
+    return django_render(request, template_name, context, status=status)
+
+
+def client_ip(request) -> str | None:
+    value = request.META.get(settings.SUBSCRIPTION_CLIENT_IP_HEADER) or request.META.get(
+        "REMOTE_ADDR"
+    )
+    return value.split(",")[0].strip() if value else None
+
+
+def hit_limit(scope: str, key: str, limit: int) -> bool:
+    """Count one hit in a fixed window; True when over ``limit``."""
+    cache_key = f"mailing:rate:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    window = settings.SUBSCRIPTION_RATE_WINDOW
+    if cache.add(cache_key, 1, window):
+        return limit < 1
+    try:
+        return cache.incr(cache_key) > limit
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, window)
+        return False
+
+
+def _read_body(request) -> dict:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+    data = {key: request.POST.get(key) for key in request.POST}
+    if "lists" in request.POST:
+        data["lists"] = request.POST.getlist("lists")
+    return data
+
+
+# --- signup ---------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def signup_api(request):
+    """POST /api/subscriptions/: 202 with one body whatever the address's state.
+
+    GET lists the public lists, for sites that build their signup form from them.
+    """
+    if request.method == "GET":
+        lists = MailingList.objects.filter(is_public=True).order_by("name")
+        return JsonResponse(
+            {
+                "lists": [
+                    {"slug": m.slug, "name": m.name, "description": m.description} for m in lists
+                ]
+            }
+        )
+    ip = client_ip(request)
+    if ip and hit_limit("ip", ip, settings.SUBSCRIPTION_RATE_PER_IP):
+        response = JsonResponse(
+            {"status": "rate_limited", "detail": "Too many requests; try again later."},
+            status=429,
+        )
+        response["Retry-After"] = str(settings.SUBSCRIPTION_RATE_WINDOW)
+        return response
+    data = _read_body(request)
+    form = SignupForm(data)
+    if form.is_bot():
+        return JsonResponse(ACCEPTED, status=202)
+    if not form.is_valid():
+        errors = {
+            name: [e["message"] for e in errs] for name, errs in form.errors.get_json_data().items()
+        }
+        return JsonResponse({"status": "invalid", "errors": errors}, status=400)
+    address = form.cleaned_data["email"]
+    # Over the per-address limit the answer is the same, but nothing is sent: nobody
+    # can use the form to flood someone's mailbox, nor learn anything from it.
+    if hit_limit("address", email_hash(address), settings.SUBSCRIPTION_RATE_PER_ADDRESS):
+        return JsonResponse(ACCEPTED, status=202)
+    subscriptions.subscribe(
+        address,
+        form.cleaned_data["lists"],
+        name=form.cleaned_data["name"],
+        language=form.cleaned_data["language"],
+        source=_signup_source(request),
+        ip_address=ip,
+        consent_text=form.cleaned_data["consent"],
+    )
+    return JsonResponse(ACCEPTED, status=202)
+
+
+def _signup_source(request) -> str:
+    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return f"signup: {origin}"[:100] if origin else "signup"
+
+
+# --- token helpers ----------------------------------------------------------------------
+
+
+def _from_token(purpose: str, token: str) -> tuple[Subscriber, MailingList | None]:
+    try:
+        subscriber_id, list_id = tokens.read_token(purpose, token)
+    except tokens.InvalidToken as exc:
+        raise BadLink from exc
+    subscriber = Subscriber.objects.reachable().filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise BadLink
+    mailing_list = None
+    if list_id is not None:
+        mailing_list = MailingList.objects.filter(pk=list_id).first()
+        if mailing_list is None:
+            raise BadLink
+    return subscriber, mailing_list
+
+
+def _bad_link_page(request):
+    return render(request, "mailing/invalid_link.html", status=404)
+
+
+def _bad_link_json():
+    return JsonResponse({"status": "invalid_link"}, status=404)
+
+
+def _message(request, title, text, *, links=(), status=200):
+    return render(
+        request,
+        "mailing/message.html",
+        {"title": title, "text": text, "links": links},
+        status=status,
+    )
+
+
+# --- hosted pages ------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm_page(request, token):
+    """GET shows a button (link scanners must not confirm for people); POST confirms."""
+    try:
+        subscriber, mailing_list = _from_token(tokens.CONFIRM, token)
+    except BadLink:
+        return _bad_link_page(request)
+    pending = Subscription.objects.filter(
+        subscriber=subscriber, status=Subscription.Status.PENDING
+    ).select_related("mailing_list")
+    if mailing_list is not None:
+        pending = pending.filter(mailing_list=mailing_list)
+    preferences = (_("Manage your subscriptions"), tokens.preferences_url(subscriber.pk))
+    if request.method == "POST":
+        subscriptions.confirm(subscriber, mailing_list, ip_address=client_ip(request))
+        return _message(
+            request,
+            _("You are subscribed"),
+            _("Thank you for confirming. Our next email will reach you at this address."),
+            links=[preferences],
+        )
+    pending = list(pending)
+    if not pending:
+        return _message(
+            request,
+            _("Nothing left to confirm"),
+            _("This subscription is already confirmed, or was cancelled since."),
+            links=[preferences],
+        )
+    return render(request, "mailing/confirm.html", {"subscriptions": pending})
+
+
+@csrf_exempt  # RFC 8058: mail providers POST without a CSRF token; the token authenticates
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe_page(request, token):
+    """GET asks; POST unsubscribes, including the RFC 8058 one-click POST."""
+    try:
+        subscriber, mailing_list = _from_token(tokens.UNSUBSCRIBE, token)
+    except BadLink:
+        if request.method == "POST" and _is_one_click(request):
+            return HttpResponse("Invalid link.", status=404, content_type="text/plain")
+        return _bad_link_page(request)
+    if request.method == "POST":
+        one_click = _is_one_click(request)
+        subscriptions.unsubscribe(
+            subscriber,
+            mailing_list,
+            source="one-click" if one_click else "unsubscribe page",
+            ip_address=client_ip(request),
+        )
+        if one_click:
+            return HttpResponse("Unsubscribed.", content_type="text/plain")
+        return _message(
+            request,
+            _("You are unsubscribed"),
+            _("You will receive no more emails from %(what)s.")
+            % {"what": mailing_list.name if mailing_list else _("any of our lists")},
+            links=[
+                (
+                    _("Changed your mind? Manage your subscriptions"),
+                    tokens.preferences_url(subscriber.pk),
+                )
+            ],
+        )
+    return render(
+        request,
+        "mailing/unsubscribe.html",
+        {"mailing_list": mailing_list, "preferences_url": tokens.preferences_url(subscriber.pk)},
+    )
+
+
+def _is_one_click(request) -> bool:
+    return request.POST.get("List-Unsubscribe") == "One-Click"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences_page(request, token):
+    try:
+        subscriber, _list = _from_token(tokens.PREFERENCES, token)
+    except BadLink:
+        return _bad_link_page(request)
+    choices = subscriptions.lists_for_preferences(subscriber)
+    active = [m for m, status in choices if status in subscriptions.ACTIVE_STATUSES]
+    initial = {"name": subscriber.name, "language": subscriber.language, "lists": active}
+    form = PreferencesForm(initial=initial, list_choices=[m for m, _status in choices])
+    saved = False
+    if request.method == "POST":
+        if request.POST.get("action") == "unsubscribe_all":
+            subscriptions.unsubscribe(
+                subscriber, source="preferences", ip_address=client_ip(request)
+            )
+            return _message(
+                request,
+                _("You are unsubscribed"),
+                _("You will receive no more emails from any of our lists."),
+                links=[(_("Back to your preferences"), request.path)],
+            )
+        form = PreferencesForm(request.POST, list_choices=[m for m, _status in choices])
+        if form.is_valid():
+            subscriptions.update_preferences(
+                subscriber,
+                lists=form.cleaned_data["lists"],
+                name=form.cleaned_data["name"],
+                language=form.cleaned_data["language"],
+                ip_address=client_ip(request),
+            )
+            saved = True
+            form = PreferencesForm(
+                initial={
+                    "name": subscriber.name,
+                    "language": subscriber.language,
+                    "lists": list(form.cleaned_data["lists"]),
+                },
+                list_choices=[m for m, _status in choices],
+            )
+    return render(
+        request,
+        "mailing/preferences.html",
+        {
+            "form": form,
+            "saved": saved,
+            "subscriber": subscriber,
+            "data_url": request.path + "data/",
+            "erase_url": request.path + "erase/",
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET"])
+def preferences_data(request, token):
+    """Download my data (JSON)."""
+    try:
+        subscriber, _list = _from_token(tokens.PREFERENCES, token)
+    except BadLink:
+        return _bad_link_page(request)
+    response = JsonResponse(subscriptions.export_data(subscriber), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="my-subscription-data.json"'
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def erase_page(request, token):
+    try:
+        subscriber, _list = _from_token(tokens.PREFERENCES, token)
+    except BadLink:
+        return _bad_link_page(request)
+    if request.method == "POST":
+        subscriptions.erase(subscriber, source="preferences")
+        return _message(
+            request,
+            _("Your data is erased"),
+            _(
+                "We have removed your name, address and preferences. We keep only a "
+                "one-way fingerprint of the address so that it is never mailed again."
+            ),
+        )
+    return render(request, "mailing/erase.html", {"subscriber": subscriber})
+
+
+# --- the same actions as JSON, for sites that build their own pages -----------------------
+
+
+def _json_token_view(purpose):
+    def decorator(func):
+        @csrf_exempt  # token-authenticated, no cookies involved
+        @never_cache
+        def view(request, token):
+            try:
+                subscriber, mailing_list = _from_token(purpose, token)
+            except BadLink:
+                return _bad_link_json()
+            return func(request, subscriber, mailing_list)
+
+        view.__name__ = func.__name__
+        return view
+
+    return decorator
+
+
+@require_POST
+@_json_token_view(tokens.CONFIRM)
+def confirm_api(request, subscriber, mailing_list):
+    changed = subscriptions.confirm(subscriber, mailing_list, ip_address=client_ip(request))
+    return JsonResponse({"status": "confirmed", "changed": changed})
+
+
+@require_POST
+@_json_token_view(tokens.UNSUBSCRIBE)
+def unsubscribe_api(request, subscriber, mailing_list):
+    changed = subscriptions.unsubscribe(
+        subscriber, mailing_list, source="api", ip_address=client_ip(request)
+    )
+    return JsonResponse({"status": "unsubscribed", "changed": changed})
+
+
+def _preferences_json(subscriber):
+    return {
+        "name": subscriber.name,
+        "language": subscriber.language,
+        "lists": [
+            {
+                "slug": m.slug,
+                "name": m.name,
+                "description": m.description,
+                "status": status or "not_subscribed",
+            }
+            for m, status in subscriptions.lists_for_preferences(subscriber)
+        ],
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@_json_token_view(tokens.PREFERENCES)
+def preferences_api(request, subscriber, mailing_list):
+    """GET the preferences; POST {name?, language?, lists?: [slug]} to change them."""
+    if request.method == "POST":
+        data = _read_body(request)
+        lists = None
+        if "lists" in data:
+            slugs = data["lists"]
+            if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+                return JsonResponse(
+                    {"status": "invalid", "errors": {"lists": ["Give a list of slugs."]}},
+                    status=400,
+                )
+            allowed = {m.slug: m for m, _status in subscriptions.lists_for_preferences(subscriber)}
+            unknown = sorted(set(slugs) - set(allowed))
+            if unknown:
+                return JsonResponse(
+                    {
+                        "status": "invalid",
+                        "errors": {"lists": [f"Unknown list: {', '.join(unknown)}"]},
+                    },
+                    status=400,
+                )
+            lists = [allowed[s] for s in slugs]
+        name = data.get("name")
+        language = data.get("language")
+        if (name is not None and not isinstance(name, str)) or (
+            language is not None and not isinstance(language, str)
+        ):
+            return JsonResponse({"status": "invalid"}, status=400)
+        try:
+            subscriptions.update_preferences(
+                subscriber,
+                lists=lists,
+                name=name,
+                language=language,
+                source="api",
+                ip_address=client_ip(request),
+            )
+        except ValidationError as exc:
+            return JsonResponse(
+                {"status": "invalid", "errors": {"language": exc.messages}}, status=400
+            )
+    return JsonResponse(_preferences_json(subscriber))
+
+
+@require_http_methods(["GET"])
+@_json_token_view(tokens.PREFERENCES)
+def data_api(request, subscriber, mailing_list):
+    return JsonResponse(subscriptions.export_data(subscriber))
+
+
+@require_POST
+@_json_token_view(tokens.PREFERENCES)
+def erase_api(request, subscriber, mailing_list):
+    subscriptions.erase(subscriber, source="api")
+    return JsonResponse({"status": "erased"})
