@@ -2,15 +2,23 @@
 
 An issue is rendered once per campaign. Per-recipient values are placeholders
 (``PLACEHOLDERS``) that survive rendering and are filled in by ``personalise``.
+Both parts come from the same blocks and the same resolved context (see
+``newsletters.blocks``): each block's MJML template has a ``.txt`` twin.
 """
 
-from dataclasses import dataclass
+import re
+import textwrap
+from dataclasses import dataclass, field
+from html import escape
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from mjml import mjml2html
 
 from cms.links import frontend_url
+from newsletters.blocks import image_alt, text_template
 
 PLACEHOLDERS = {
     "name": "%%NAME%%",
@@ -19,6 +27,13 @@ PLACEHOLDERS = {
     "preferences_url": "%%PREFERENCES_URL%%",
     "web_url": "%%WEB_URL%%",
 }
+# Gmail clips messages whose HTML is larger than this.
+GMAIL_CLIP_BYTES = 102 * 1024
+# Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP.
+MAX_LINE = 800
+TEXT_WIDTH = 76
+# Zero-width padding after the preheader keeps inboxes from appending body text to it.
+PREHEADER_PADDING = "&#847;&zwnj;&nbsp;" * 40
 
 
 @dataclass(frozen=True)
@@ -27,43 +42,145 @@ class RenderedEmail:
     preheader: str
     html: str
     text: str
+    # What an editor should fix: unpublished pages, images without alt text.
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode())
+
+
+@dataclass(frozen=True)
+class RenderedBlock:
+    block_type: str
+    mjml: str
+    text: str
 
 
 def render_email(page, *, extra_context=None) -> RenderedEmail:
     """Render a NewsletterPage (live object or a revision's ``as_object()``)."""
+    problems: list[str] = []
     context = {
         "page": page,
-        "blocks": list(page.body),
         "placeholders": PLACEHOLDERS,
         "live_url": frontend_url(page) if page.pk and page.live else "",
         "sender_name": settings.NEWSLETTER_SENDER_NAME,
         "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
+        "preheader_padding": PREHEADER_PADDING,
+        "now": timezone.now(),
+        "email_problems": problems,
         **(extra_context or {}),
     }
+    if page.banner_image:
+        context["banner_alt"] = image_alt(page.banner_image, "", context)
+    context["rendered_blocks"] = [render_block(bound, context) for bound in page.body]
     mjml_source = render_to_string("newsletters/email/issue.mjml", context)
-    html = mjml2html(mjml_source, disable_comments=True)
+    html = fold_long_lines(mjml2html(mjml_source, disable_comments=True))
     text = render_to_string("newsletters/email/issue.txt", context)
     return RenderedEmail(
         subject=page.subject,
         preheader=page.preheader,
         html=html,
-        text=_tidy_text(text),
+        text=tidy_text(text),
+        problems=tuple(problems),
     )
 
 
-def personalise(content: str, values: dict[str, str]) -> str:
-    """Fill the per-recipient placeholders in rendered HTML or text."""
+def render_block(bound_block, parent_context) -> RenderedBlock:
+    """One body block as an MJML fragment and as text, from one resolved context."""
+    block, value = bound_block.block, bound_block.value
+    context = block.get_context(value, parent_context=parent_context)
+    template = block.get_template(value, context=context)
+    return RenderedBlock(
+        block_type=bound_block.block_type,
+        mjml=mark_safe(render_to_string(template, context)),  # noqa: S308 - our template
+        text=mark_safe(render_to_string(text_template(template), context).strip()),  # noqa: S308
+    )
+
+
+def render_block_preview(bound_block, parent_context=None) -> str:
+    """A single block compiled to HTML on its own (the block picker's preview)."""
+    context = {
+        **(parent_context or {}),
+        "placeholders": PLACEHOLDERS,
+        "now": timezone.now(),
+        "email_problems": [],
+    }
+    rendered = render_block(bound_block, context)
+    source = render_to_string("newsletters/email/block_preview.mjml", {"block": rendered})
+    return mjml2html(source, disable_comments=True)
+
+
+def personalise(content: str, values: dict[str, str], *, html: bool = False) -> str:
+    """Fill the per-recipient placeholders in rendered HTML or text.
+
+    With ``html=True`` the values are HTML-escaped (a name may hold ``<`` or ``&``).
+    """
     for key, placeholder in PLACEHOLDERS.items():
         if placeholder in content:
-            content = content.replace(placeholder, values.get(key, ""))
+            value = values.get(key, "") or ""
+            content = content.replace(placeholder, escape(value) if html else value)
     return content
 
 
-def _tidy_text(text: str) -> str:
-    lines = [line.rstrip() for line in text.splitlines()]
+def fold_long_lines(html: str, limit: int = MAX_LINE) -> str:
+    """Break lines longer than ``limit`` at spaces where a newline means the same.
+
+    A space and a newline are the same whitespace to HTML and CSS, so the page renders
+    the same and no line needs quoted-printable encoding. Spaces inside quoted values
+    (attributes, CSS strings) and inside ``<!...>`` (Outlook's conditional comments)
+    are never broken.
+    """
+    chars = list(html)
+    line_start, last_safe = 0, None
+    in_tag = bang = in_style = False
+    quote, tag_start = "", 0
+    for index, char in enumerate(chars):
+        if char == "\n":
+            line_start, last_safe = index + 1, None
+            continue
+        if quote:
+            if char == quote:
+                quote = ""
+        elif (in_tag or in_style) and char in "\"'":
+            quote = char
+        elif char == "<" and not in_tag:
+            in_tag, tag_start = True, index
+            bang = html.startswith("<!", index)
+        elif char == ">" and in_tag:
+            in_tag = False
+            tag = html[tag_start : index + 1].lower()
+            if tag.startswith("<style"):
+                in_style = True
+            elif tag.startswith("</style"):
+                in_style = False
+        elif char == " " and not (in_tag and bang):
+            last_safe = index
+        if index - line_start >= limit and last_safe is not None:
+            chars[last_safe] = "\n"
+            line_start, last_safe = last_safe + 1, None
+    return "".join(chars)
+
+
+def tidy_text(text: str) -> str:
+    """Collapse blank runs and wrap long lines without breaking URLs."""
     tidy, blank = [], 0
-    for line in lines:
+    for line in text.splitlines():
+        line = line.rstrip()
         blank = blank + 1 if not line else 0
-        if blank <= 1:
+        if blank > 1:
+            continue
+        if len(line) <= TEXT_WIDTH:
             tidy.append(line)
-    return "\n".join(tidy).strip() + "\n"
+            continue
+        indent = "  " if line.startswith("- ") else ""
+        tidy.extend(
+            textwrap.wrap(
+                line,
+                TEXT_WIDTH,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(tidy)).strip() + "\n"
