@@ -32,6 +32,8 @@ GMAIL_CLIP_BYTES = 102 * 1024
 # Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP.
 MAX_LINE = 800
 TEXT_WIDTH = 76
+# “Label: URL” lines stay whole, so the label and its link read together.
+_LABELLED_URL = re.compile(r"^[^\s].{0,80}: (https?://|%%)\S+$")
 # Zero-width padding after the preheader keeps inboxes from appending body text to it.
 PREHEADER_PADDING = "&#847;&zwnj;&nbsp;" * 40
 
@@ -92,7 +94,7 @@ def render_block(bound_block, parent_context) -> RenderedBlock:
     context = block.get_context(value, parent_context=parent_context)
     template = block.get_template(value, context=context)
     return RenderedBlock(
-        block_type=bound_block.block_type,
+        block_type=getattr(bound_block, "block_type", block.name),
         mjml=mark_safe(render_to_string(template, context)),  # noqa: S308 - our template
         text=mark_safe(render_to_string(text_template(template), context).strip()),  # noqa: S308
     )
@@ -170,7 +172,7 @@ def tidy_text(text: str) -> str:
         blank = blank + 1 if not line else 0
         if blank > 1:
             continue
-        if len(line) <= TEXT_WIDTH:
+        if len(line) <= TEXT_WIDTH or _LABELLED_URL.match(line):
             tidy.append(line)
             continue
         indent = "  " if line.startswith("- ") else ""
