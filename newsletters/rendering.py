@@ -27,6 +27,8 @@ PLACEHOLDERS = {
     "preferences_url": "%%PREFERENCES_URL%%",
     "web_url": "%%WEB_URL%%",
 }
+_PLACEHOLDER_RE = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.values())) + ")")
+_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 # Gmail clips messages whose HTML is larger than this.
 GMAIL_CLIP_BYTES = 102 * 1024
 # Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP.
@@ -61,21 +63,7 @@ class RenderedBlock:
 
 def render_email(page, *, extra_context=None) -> RenderedEmail:
     """Render a NewsletterPage (live object or a revision's ``as_object()``)."""
-    problems: list[str] = []
-    context = {
-        "page": page,
-        "placeholders": PLACEHOLDERS,
-        "live_url": frontend_url(page) if page.pk and page.live else "",
-        "sender_name": settings.NEWSLETTER_SENDER_NAME,
-        "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
-        "preheader_padding": PREHEADER_PADDING,
-        "now": timezone.now(),
-        "email_problems": problems,
-        **(extra_context or {}),
-    }
-    if page.banner_image:
-        context["banner_alt"] = image_alt(page.banner_image, "", context)
-    context["rendered_blocks"] = [render_block(bound, context) for bound in page.body]
+    context = issue_context(page, extra_context)
     mjml_source = render_to_string("newsletters/email/issue.mjml", context)
     html = fold_long_lines(mjml2html(mjml_source, disable_comments=True))
     text = render_to_string("newsletters/email/issue.txt", context)
@@ -84,8 +72,27 @@ def render_email(page, *, extra_context=None) -> RenderedEmail:
         preheader=page.preheader,
         html=html,
         text=tidy_text(text),
-        problems=tuple(problems),
+        problems=tuple(context["email_problems"]),
     )
+
+
+def issue_context(page, extra_context=None) -> dict:
+    """The issue's template context, with every body block resolved and rendered once."""
+    context = {
+        "page": page,
+        "placeholders": PLACEHOLDERS,
+        "live_url": frontend_url(page) if page.pk and page.live else "",
+        "sender_name": settings.NEWSLETTER_SENDER_NAME,
+        "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
+        "preheader_padding": PREHEADER_PADDING,
+        "now": timezone.now(),
+        "email_problems": [],
+        **(extra_context or {}),
+    }
+    if page.banner_image:
+        context["banner_alt"] = image_alt(page.banner_image, "", context)
+    context["rendered_blocks"] = [render_block(bound, context) for bound in page.body]
+    return context
 
 
 def render_block(bound_block, parent_context) -> RenderedBlock:
@@ -117,12 +124,25 @@ def personalise(content: str, values: dict[str, str], *, html: bool = False) -> 
     """Fill the per-recipient placeholders in rendered HTML or text.
 
     With ``html=True`` the values are HTML-escaped (a name may hold ``<`` or ``&``).
+    For many recipients, build one ``Personaliser`` per part and call ``fill``.
     """
-    for key, placeholder in PLACEHOLDERS.items():
-        if placeholder in content:
-            value = values.get(key, "") or ""
-            content = content.replace(placeholder, escape(value) if html else value)
-    return content
+    return Personaliser(content, html=html).fill(values)
+
+
+class Personaliser:
+    """Rendered content split once at its placeholders, filled per recipient by one join."""
+
+    def __init__(self, content: str, *, html: bool = False):
+        # re.split with a group keeps the placeholders at the odd positions.
+        self.parts = _PLACEHOLDER_RE.split(content)
+        self.html = html
+
+    def fill(self, values: dict[str, str]) -> str:
+        parts = self.parts[:]
+        for index in range(1, len(parts), 2):
+            value = values.get(_KEYS[parts[index]], "") or ""
+            parts[index] = escape(value) if self.html else value
+        return "".join(parts)
 
 
 def fold_long_lines(html: str, limit: int = MAX_LINE) -> str:

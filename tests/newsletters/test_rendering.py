@@ -10,6 +10,7 @@ from interviews.models import InterviewPage
 from newsletters.rendering import (
     GMAIL_CLIP_BYTES,
     PLACEHOLDERS,
+    Personaliser,
     personalise,
     render_email,
 )
@@ -162,3 +163,12 @@ def test_personalise_fills_placeholders_and_escapes_html(issue3):
     assert "Unsubscribe: https://cms.example.org/subscriptions/unsubscribe/tok/" in text
     assert personalise("Hello %%NAME%%", values, html=True) == "Hello Ana &lt;b&gt;"
     assert personalise("Hello %%NAME%%", values) == "Hello Ana <b>"
+
+
+def test_a_campaign_personaliser_matches_personalise(issue3):
+    rendered = render_email(issue3)
+    values = {"name": "Zoë & co", "unsubscribe_url": "https://u.example/1", "web_url": "https://w/"}
+    assert Personaliser(rendered.html, html=True).fill(values) == personalise(
+        rendered.html, values, html=True
+    )
+    assert Personaliser(rendered.text).fill(values) == personalise(rendered.text, values)
