@@ -394,7 +394,7 @@ class NewsletterBodyBlock(blocks.StreamBlock):
     interview_spotlight = InterviewSpotlightBlock()
     good_practice = GoodPracticeFeatureBlock()
     events = EventsBlock()
-    rich_text = EmailRichTextBlock()
+    rich_text = EmailRichTextBlock(features=EMAIL_RICH_TEXT_FEATURES)
     button = ButtonBlock()
     image = EmailImageBlock()
     divider = DividerBlock()
