@@ -172,3 +172,8 @@ def test_a_campaign_personaliser_matches_personalise(issue3):
         rendered.html, values, html=True
     )
     assert Personaliser(rendered.text).fill(values) == personalise(rendered.text, values)
+
+
+def test_html_declares_its_language(issue3):
+    html = render_email(issue3).html
+    assert BeautifulSoup(html, "html.parser").html["lang"] == "en-gb"
