@@ -144,6 +144,12 @@ class EmailImageBlock(EmailBlockMixin, blocks.StructBlock):
         template = "newsletters/email/blocks/image.mjml"
         description = _("A full-width image with optional caption and link")
 
+    def get_preview_value(self):
+        from wagtail.images import get_image_model
+
+        image = get_image_model().objects.order_by("-created_at").first()
+        return self.normalize({"image": image, "caption": "PENELOPE at work"})
+
     def email_context(self, value, context):
         image = value.get("image")
         return {"alt": image_alt(image, value.get("alt_text"), context) if image else ""}
@@ -387,6 +393,7 @@ class DividerBlock(EmailBlockMixin, blocks.StaticBlock):
         admin_text = _("A horizontal line between sections.")
         template = "newsletters/email/blocks/divider.mjml"
         description = _("A horizontal line")
+        preview_value = None
 
 
 class NewsletterBodyBlock(blocks.StreamBlock):
