@@ -124,7 +124,7 @@ class ButtonBlock(EmailBlockMixin, blocks.StructBlock):
             return page_link(value["page"], context)
         if value.get("document"):
             return site_url(value["document"].url)
-        return value.get("url") or ""
+        return site_url(value.get("url") or "")  # a relative address stays on this CMS
 
     def email_context(self, value, context):
         return {"href": self.href(value, context), "label": value.get("label")}
