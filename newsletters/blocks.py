@@ -1,29 +1,170 @@
-"""Blocks an editor composes a newsletter issue from."""
+"""Blocks an editor composes a newsletter issue from.
 
+Every block renders twice from one context: MJML (``Meta.template``) and plain text
+(the same template name ending in ``.txt``). Blocks that reference pages re-read those
+pages when the issue is rendered, so fixing a typo on an interview fixes the next issue.
+Pages that are not live are left out and reported (see ``newsletters.rendering``).
+"""
+
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
+from wagtail.blocks.struct_block import StructBlockValidationError
+from wagtail.documents.blocks import DocumentChooserBlock
 from wagtail.images.blocks import ImageChooserBlock
 
+from cms.links import frontend_url, site_url
+
 EMAIL_RICH_TEXT_FEATURES = ["bold", "italic", "link", "document-link", "ol", "ul"]
+BLOCK_PREVIEW_TEMPLATE = "newsletters/email/block_preview.html"
 
 
-class ButtonBlock(blocks.StructBlock):
-    label = blocks.CharBlock(max_length=80)
+def text_template(mjml_template: str) -> str:
+    """The plain-text twin of an MJML block template."""
+    return mjml_template.removesuffix(".mjml") + ".txt"
+
+
+def report(context, message) -> None:
+    """Record a problem an editor should fix; ``check_issue`` shows them."""
+    problems = (context or {}).get("email_problems")
+    if problems is not None and message not in problems:
+        problems.append(str(message))
+
+
+def live_pages(queryset, pages, context=None):
+    """The live versions of ``pages`` (re-read now), in the editor's order."""
+    wanted = [page.pk for page in pages if page is not None]
+    found = {page.pk: page for page in queryset.live().filter(pk__in=wanted)}
+    for page in pages:
+        if page is not None and page.pk not in found:
+            report(
+                context,
+                _("“%(title)s” is not published, so the email leaves it out.")
+                % {"title": page.title},
+            )
+    return [found[pk] for pk in wanted if pk in found]
+
+
+def page_link(page, context=None) -> str:
+    """Where a chosen page lives on the external site; reports a link to an unpublished page."""
+    if page is None:
+        return ""
+    if not page.live:
+        report(
+            context,
+            _("The email links to “%(title)s”, which is not published.") % {"title": page.title},
+        )
+    return frontend_url(page)
+
+
+def image_alt(image, alt, context=None) -> str:
+    """The alt text of an email image: the block's, else the image's description."""
+    alt = (alt or "").strip() or (getattr(image, "description", "") or "").strip()
+    if not alt:
+        report(context, _("The image “%(title)s” has no alt text.") % {"title": image.title})
+        return image.title
+    return alt
+
+
+class EmailBlockMixin:
+    """An email block: a context resolved once, rendered as MJML and as text."""
+
+    def email_context(self, value, context):
+        """Extra variables resolved at render time (pages, events, links)."""
+        return {}
+
+    def get_context(self, value, parent_context=None):
+        context = super().get_context(value, parent_context=parent_context)
+        context.update(self.email_context(value, context))
+        return context
+
+    def render_text(self, value, context=None):
+        context = self.get_context(value, parent_context=context)
+        return render_to_string(text_template(self.get_template(value, context)), context)
+
+    def get_preview_template(self, value, context=None):
+        return BLOCK_PREVIEW_TEMPLATE
+
+
+class ButtonBlock(EmailBlockMixin, blocks.StructBlock):
+    label = blocks.CharBlock(max_length=80, required=False)
     page = blocks.PageChooserBlock(required=False)
-    url = blocks.URLBlock(required=False, help_text=_("Used when no page is chosen."))
+    document = DocumentChooserBlock(required=False)
+    url = blocks.URLBlock(required=False, help_text=_("Used when no page or document is chosen."))
 
     class Meta:
         icon = "link"
         template = "newsletters/email/blocks/button.mjml"
-        description = _("A call-to-action button")
+        description = _("A call-to-action button to a page, a document or a web address")
         preview_value = {"label": "Download the handbook", "url": "https://example.org/"}
 
+    def clean(self, value):
+        value = super().clean(value)
+        has_target = value.get("page") or value.get("document") or value.get("url")
+        if has_target and not value.get("label"):
+            raise StructBlockValidationError(
+                block_errors={"label": ValidationError(_("Give the button a label."))}
+            )
+        if value.get("label") and not has_target:
+            raise StructBlockValidationError(
+                block_errors={
+                    "url": ValidationError(_("Choose a page or a document, or give an address."))
+                }
+            )
+        return value
 
-class StoryBlock(blocks.StructBlock):
+    @staticmethod
+    def href(value, context=None) -> str:
+        if not value:
+            return ""
+        if value.get("page"):
+            return page_link(value["page"], context)
+        if value.get("document"):
+            return site_url(value["document"].url)
+        return site_url(value.get("url") or "")  # a relative address stays on this CMS
+
+    def email_context(self, value, context):
+        return {"href": self.href(value, context), "label": value.get("label")}
+
+
+class EmailImageBlock(EmailBlockMixin, blocks.StructBlock):
+    image = ImageChooserBlock()
+    alt_text = blocks.CharBlock(
+        required=False,
+        help_text=_("Describe the image; leave blank to use the image's own description."),
+    )
+    caption = blocks.CharBlock(required=False)
+    url = blocks.URLBlock(required=False, help_text=_("Optional: where a click on it leads."))
+
+    class Meta:
+        icon = "image"
+        template = "newsletters/email/blocks/image.mjml"
+        description = _("A full-width image with optional caption and link")
+
+    def get_preview_value(self):
+        from wagtail.images import get_image_model
+
+        image = get_image_model().objects.order_by("-created_at").first()
+        return self.normalize({"image": image, "caption": "PENELOPE at work"})
+
+    def email_context(self, value, context):
+        image = value.get("image")
+        return {"alt": image_alt(image, value.get("alt_text"), context) if image else ""}
+
+
+class StoryBlock(EmailBlockMixin, blocks.StructBlock):
     heading = blocks.CharBlock(max_length=200)
     text = blocks.RichTextBlock(features=EMAIL_RICH_TEXT_FEATURES)
     image = ImageChooserBlock(required=False)
-    button = ButtonBlock(required=False)
+    image_alt = blocks.CharBlock(
+        required=False,
+        label=_("Image alt text"),
+        help_text=_("Leave blank to use the image's own description."),
+    )
+    button = ButtonBlock(required=False, label=_("Button (optional)"))
 
     class Meta:
         icon = "doc-full"
@@ -32,21 +173,235 @@ class StoryBlock(blocks.StructBlock):
         preview_value = {
             "heading": "Our handbook becomes a good practice",
             "text": "<p>Downloaded 273 times in three months.</p>",
+            "button": {"label": "Download the handbook", "url": "https://example.org/"},
         }
+
+    def email_context(self, value, context):
+        image = value.get("image")
+        return {
+            "alt": image_alt(image, value.get("image_alt"), context) if image else "",
+            "button_href": ButtonBlock.href(value.get("button"), context),
+        }
+
+
+class SpotlightItemBlock(blocks.StructBlock):
+    interview = blocks.PageChooserBlock(page_type="interviews.InterviewPage")
+    quote = blocks.TextBlock(
+        required=False,
+        label=_("Quote for this issue"),
+        help_text=_("Leave blank to use the interview's pull quote."),
+    )
+
+    class Meta:
+        icon = "user"
+
+
+class InterviewSpotlightBlock(EmailBlockMixin, blocks.StructBlock):
+    heading = blocks.CharBlock(max_length=200)
+    intro = blocks.RichTextBlock(features=EMAIL_RICH_TEXT_FEATURES, required=False)
+    interviews = blocks.ListBlock(SpotlightItemBlock(), min_num=1)
+    link_label = blocks.CharBlock(
+        max_length=80,
+        required=False,
+        help_text=_("Leave blank for “Read the full interview”."),
+    )
+
+    class Meta:
+        icon = "user"
+        template = "newsletters/email/blocks/interview_spotlight.mjml"
+        description = _(
+            "Interviewees with portrait, name, role, a quote and a link to the full interview"
+        )
+
+    def get_preview_value(self):
+        from interviews.models import InterviewPage
+
+        chosen = InterviewPage.objects.live().order_by("-first_published_at")[:2]
+        return self.normalize(
+            {
+                "heading": "We put under the spotlight our interviewees!",
+                "intro": "<p>Personalities from the clusters and networks world.</p>",
+                "interviews": [{"interview": page, "quote": ""} for page in chosen],
+            }
+        )
+
+    def email_context(self, value, context):
+        from interviews.models import InterviewPage
+
+        items = list(value.get("interviews") or [])
+        quotes = {item["interview"].pk: item.get("quote") for item in items if item["interview"]}
+        pages = live_pages(
+            InterviewPage.objects.select_related("organisation", "portrait"),
+            [item["interview"] for item in items],
+            context,
+        )
+        people = []
+        for page in pages:
+            people.append(
+                {
+                    "page": page,
+                    "name": page.interviewee_name,
+                    "role_line": page.role_line,
+                    "quote": (quotes.get(page.pk) or page.pull_quote).strip().strip('“”"'),
+                    "url": frontend_url(page),
+                    "portrait": page.portrait,
+                    "portrait_alt": image_alt(page.portrait, "", context) if page.portrait else "",
+                }
+            )
+        return {
+            "people": people,
+            "link_label": value.get("link_label") or _("Read the full interview"),
+        }
+
+
+class GoodPracticeFeatureBlock(EmailBlockMixin, blocks.StructBlock):
+    practice = blocks.PageChooserBlock(page_type="cms.GoodPracticePage")
+    heading = blocks.CharBlock(
+        max_length=200, required=False, help_text=_("Leave blank to use the page's title.")
+    )
+    text = blocks.RichTextBlock(
+        features=EMAIL_RICH_TEXT_FEATURES,
+        required=False,
+        help_text=_("Leave blank to use the page's summary."),
+    )
+    show_cover = blocks.BooleanBlock(required=False, default=True, label=_("Show the cover"))
+    button_label = blocks.CharBlock(
+        max_length=80,
+        required=False,
+        help_text=_("Leave blank to use the document's label, or “Read more”."),
+    )
+
+    class Meta:
+        icon = "doc-full-inverse"
+        template = "newsletters/email/blocks/good_practice.mjml"
+        description = _("A good practice with its cover, summary and a download button")
+
+    def get_preview_value(self):
+        from cms.models import GoodPracticePage
+
+        return self.normalize(
+            {"practice": GoodPracticePage.objects.live().first(), "show_cover": True}
+        )
+
+    def email_context(self, value, context):
+        from cms.models import GoodPracticePage
+
+        found = live_pages(GoodPracticePage.objects, [value.get("practice")], context)
+        if not found:
+            return {"practice": None}
+        practice = found[0]
+        first = practice.documents.select_related("document").first()
+        read_more = frontend_url(practice)
+        if first is not None:
+            href = site_url(first.document.url)
+            label = value.get("button_label") or first.label or _("Download")
+        else:
+            href, label, read_more = read_more, value.get("button_label") or _("Read more"), ""
+        cover = practice.cover_image if value.get("show_cover") else None
+        return {
+            "practice": practice,
+            "heading": value.get("heading") or practice.title,
+            "cover": cover,
+            "cover_alt": image_alt(cover, "", context) if cover else "",
+            "button_href": href,
+            "button_label": label,
+            "read_more_url": read_more,
+        }
+
+
+class EventsBlock(EmailBlockMixin, blocks.StructBlock):
+    CHOSEN, UPCOMING = "chosen", "upcoming"
+
+    heading = blocks.CharBlock(max_length=200)
+    intro = blocks.RichTextBlock(features=EMAIL_RICH_TEXT_FEATURES, required=False)
+    source = blocks.ChoiceBlock(
+        choices=[
+            (CHOSEN, _("The events chosen below")),
+            (UPCOMING, _("The next upcoming events, when the email is rendered")),
+        ],
+        default=UPCOMING,
+    )
+    events = blocks.ListBlock(
+        blocks.PageChooserBlock(page_type="cms.EventPage"), required=False, default=[]
+    )
+    count = blocks.IntegerBlock(
+        min_value=1,
+        max_value=12,
+        default=3,
+        help_text=_("How many upcoming events to show."),
+    )
+
+    class Meta:
+        icon = "date"
+        template = "newsletters/email/blocks/events.mjml"
+        description = _(
+            "Chosen events, or the next upcoming ones; past events show as short reports"
+        )
+        preview_value = {"heading": "Save the date", "source": "upcoming", "count": 3}
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value.get("source") == self.CHOSEN and not [e for e in value.get("events") or [] if e]:
+            raise StructBlockValidationError(
+                block_errors={"events": ValidationError(_("Choose at least one event."))}
+            )
+        return value
+
+    def email_context(self, value, context):
+        from cms.models import EventPage
+
+        now = (context or {}).get("now") or timezone.now()
+        queryset = EventPage.objects.select_related("organiser")
+        if value.get("source") == self.CHOSEN:
+            events = live_pages(queryset, list(value.get("events") or []), context)
+        else:
+            events = list(queryset.live().upcoming(now)[: value.get("count") or 3])
+        return {"events": [self.describe(event, now) for event in events]}
+
+    @staticmethod
+    def describe(event, now):
+        start = timezone.localtime(event.start)
+        is_past = (event.end or event.start) < now
+        when = date_format(start, "j F Y")
+        if not is_past:
+            when = f"{when}, {date_format(start, 'H:i')}"
+        return {
+            "page": event,
+            "title": event.title,
+            "url": frontend_url(event),
+            "when": when,
+            "location": event.location,
+            "summary": event.summary,
+            "is_past": is_past,
+            "participants": event.participant_count if is_past else None,
+            "registration_url": "" if is_past else event.registration_url,
+            "recording_url": event.recording_url if is_past else "",
+        }
+
+
+class EmailRichTextBlock(EmailBlockMixin, blocks.RichTextBlock):
+    class Meta:
+        icon = "pilcrow"
+        template = "newsletters/email/blocks/rich_text.mjml"
+        description = _("Formatted text")
+        preview_value = "<p>Stay tuned: the <b>Virtual Learning Environment</b> opens soon.</p>"
+
+
+class DividerBlock(EmailBlockMixin, blocks.StaticBlock):
+    class Meta:
+        icon = "horizontalrule"
+        admin_text = _("A horizontal line between sections.")
+        template = "newsletters/email/blocks/divider.mjml"
+        description = _("A horizontal line")
+        preview_value = None
 
 
 class NewsletterBodyBlock(blocks.StreamBlock):
     story = StoryBlock()
-    rich_text = blocks.RichTextBlock(
-        features=EMAIL_RICH_TEXT_FEATURES,
-        icon="pilcrow",
-        template="newsletters/email/blocks/rich_text.mjml",
-        description=_("Formatted text"),
-    )
+    interview_spotlight = InterviewSpotlightBlock()
+    good_practice = GoodPracticeFeatureBlock()
+    events = EventsBlock()
+    rich_text = EmailRichTextBlock(features=EMAIL_RICH_TEXT_FEATURES)
     button = ButtonBlock()
-    divider = blocks.StaticBlock(
-        icon="horizontalrule",
-        admin_text=_("A horizontal line between sections."),
-        template="newsletters/email/blocks/divider.mjml",
-        description=_("A horizontal line"),
-    )
+    image = EmailImageBlock()
+    divider = DividerBlock()

@@ -1,68 +1,162 @@
-"""Newsletter issue #3 of the seed, composed from the demo pages."""
+"""Newsletter issue #3 of the seed (seed/newsletter-3.txt), composed from the demo pages.
+
+The issue holds references, not copies: names, roles, quotes, the handbook's cover and
+download, and the event reports come from their pages when the email is rendered.
+Only the issue's own prose (headings, introductions, “our next actions”) lives here.
+"""
 
 from cms.models import HomePage
 from newsletters.models import NewsletterIndexPage, NewsletterPage
 
+LINKEDIN_URL = "https://www.linkedin.com/company/penelope-project/"
 
-def _story(heading, text, button=None):
-    return ("story", {"heading": heading, "text": text, "image": None, "button": button or {}})
+HANDBOOK_STORY = (
+    "<p>Being a pioneer action, with its collection of good practices, interviews and "
+    "development of a toolbox supporting companies towards gender mainstreaming, the PENELOPE "
+    "‘Gender Equality Training Handbook: Supporting European Clusters Towards Gender "
+    "Mainstreaming’ has soon become a point of reference in the cluster community. In fact, "
+    "between mid-February and mid-May 2024, it has been downloaded a whopping 273 times!</p>"
+    "<p>An intense promotion has also been done on social media, on our "
+    '<a href="{linkedin}">LinkedIn profile</a> (with already 240+ followers) and on various '
+    'other external media (<a href="{austria}">Austrian National Cluster Platform</a>, '
+    '<a href="{eccp}">European Cluster Collaboration Platform</a>, newsletters, among '
+    "others).</p>"
+    "<p>The handbook was introduced by our representative Lucia Seel in avant-première on "
+    "January 2024 at the <b>EU Clusters Talks</b> organised by the European Cluster "
+    "Collaboration Platform in a session dedicated to “Gender Equality for SME competitiveness "
+    "and sustainability”, with more than 90 registered participants. You can watch the "
+    'recording of the event <a href="{recording}">here</a>.</p>'
+)
+
+EVENTS_INTRO = (
+    "<p>Our work was promoted as well to several European associations of women, and to "
+    "the cluster community at the largest ever <b>European Cluster Conference</b>, where our "
+    "flyers increased the visibility of the project. We will continue to show our presence in "
+    "the newly created LinkedIn Group “Shared Value Through Clusters”.</p>"
+)
+
+NEXT_ACTIONS = (
+    "<p>We entered the second phase of the PENELOPE Project which is dedicated to delivering a "
+    "new <b>video toolkit on gender equality strategies for SMEs</b> that help them in building "
+    "a gender-inclusive company culture. This toolkit will support them in developing their "
+    "own internal strategies to solve potential gender inequities in the workplace, "
+    "contributing to the basis of broad-based, long-term, and substantial reforms within the "
+    "European SMEs landscape.</p>"
+    "<p>The creative work is under progress, and we are busy to finalise it by the summer in "
+    "order to let it flow into the upcoming <b>Virtual Learning Environment</b>, an e-learning "
+    "platform allowing cluster practitioners and SMEs to access free of charge after "
+    "registration all materials from any type of devices. Stay tuned!</p>"
+)
+
+SPOTLIGHT_INTRO = (
+    "<p>As in our past newsletter, we take pride to present you our series of 20 interviews "
+    "with personalities from the clusters and networks world: cluster managers, cluster policy "
+    "makers or network leaders in various European countries.</p>"
+    "<p>We learned from their experiences about the challenges encountered when it comes to "
+    "creating gender equality, what levers are seen as possible to induce change towards a "
+    "more gender-balanced and inclusive approach in companies, and about their personal "
+    "motivation to support gender equality.</p>"
+)
+
+
+def ensure_archive(home: HomePage) -> NewsletterIndexPage:
+    archive = NewsletterIndexPage.objects.child_of(home).first()
+    if archive is None:
+        archive = NewsletterIndexPage(
+            title="Newsletter",
+            slug="newsletter",
+            intro="<p>Every issue of the PENELOPE newsletter.</p>",
+        )
+        home.add_child(instance=archive)
+        archive.save_revision().publish()
+    return archive
+
+
+def issue_3_body(content: dict) -> list:
+    handbook = content["handbook"]
+    organisations = content["organisations"]
+    talks, ewmd, conference, _launch = content["events"]
+    return [
+        (
+            "good_practice",
+            {
+                "practice": handbook,
+                "heading": (
+                    "Our Gender Equality Training Handbook becomes itself a good practice "
+                    "in Europe!"
+                ),
+                "text": HANDBOOK_STORY.format(
+                    linkedin=LINKEDIN_URL,
+                    austria=organisations["Austrian National Cluster Platform"].website,
+                    eccp=organisations["European Cluster Collaboration Platform"].website,
+                    recording=talks.recording_url,
+                ),
+                "show_cover": True,
+                "button_label": "",
+            },
+        ),
+        (
+            "events",
+            {
+                "heading": "Where we presented the handbook",
+                "intro": EVENTS_INTRO,
+                "source": "chosen",
+                "events": [talks, ewmd, conference],
+                "count": 3,
+            },
+        ),
+        ("divider", None),
+        (
+            "story",
+            {
+                "heading": "Our next actions",
+                "text": NEXT_ACTIONS,
+                "image": None,
+                "image_alt": "",
+                "button": {},
+            },
+        ),
+        (
+            "events",
+            {
+                "heading": "Save the date",
+                "intro": "",
+                "source": "upcoming",
+                "events": [],
+                "count": 3,
+            },
+        ),
+        ("divider", None),
+        (
+            "interview_spotlight",
+            {
+                "heading": "We put under the spotlight our interviewees!",
+                "intro": SPOTLIGHT_INTRO,
+                "interviews": [
+                    {"interview": interview, "quote": ""} for interview in content["interviews"]
+                ],
+                "link_label": "",
+            },
+        ),
+    ]
 
 
 def seed_newsletter(content: dict) -> dict:
-    home: HomePage = content["home"]
-    archive = NewsletterIndexPage.objects.child_of(home).first()
-    if archive is None:
-        archive = NewsletterIndexPage(title="Newsletter", slug="newsletter")
-        home.add_child(instance=archive)
-        archive.save_revision().publish()
-
+    archive = ensure_archive(content["home"])
     issue = NewsletterPage.objects.filter(issue_number=3).first()
-    if issue is not None:
-        return {"newsletter_index": archive, "newsletter": issue}
-
-    handbook = content["handbook"]
-    pdf = content["handbook_pdf"]
-    talks, ewmd, conference, _launch = content["events"]
-    body = [
-        _story(
-            "Our Gender Equality Training Handbook becomes itself a good practice in Europe!",
-            f"<p>{handbook.summary}</p>",
-            {"label": "Click here to download the handbook", "page": None, "url": pdf.url},
-        ),
-        _story(
-            talks.title,
-            f"<p>{talks.summary}</p>",
-            {"label": "Watch the recording", "page": talks, "url": ""},
-        ),
-        _story(ewmd.title, f"<p>{ewmd.summary}</p>"),
-        _story(conference.title, f"<p>{conference.summary}</p>"),
-        ("divider", None),
-        _story(
-            "Our next actions",
-            "<p>We entered the second phase of the PENELOPE Project, dedicated to delivering a "
-            "new <b>video toolkit on gender equality strategies for SMEs</b>, flowing into the "
-            "upcoming <b>Virtual Learning Environment</b>. Stay tuned!</p>",
-        ),
-        ("divider", None),
-    ]
-    for interview in content["interviews"]:
-        body.append(
-            _story(
-                f"{interview.interviewee_name}, {interview.role_line}",
-                f"<p>“{interview.pull_quote}”</p>",
-                {"label": "Read the full interview", "page": interview, "url": ""},
-            )
+    if issue is None:
+        issue = NewsletterPage(
+            title="Newsletter #3",
+            slug="newsletter-3",
+            issue_number=3,
+            subject="PENELOPE newsletter #3: our handbook becomes a good practice in Europe",
+            preheader="273 downloads, three events and four interviewees in the spotlight.",
+            header_title=(
+                "Cluster-based approach to integrate gender mainstreaming strategies "
+                "in European SMEs"
+            ),
+            body=issue_3_body(content),
         )
-    issue = NewsletterPage(
-        title="Newsletter #3",
-        slug="newsletter-3",
-        issue_number=3,
-        subject="PENELOPE newsletter #3: our handbook becomes a good practice in Europe",
-        preheader="273 downloads, three events and four interviewees in the spotlight.",
-        header_title="Cluster-based approach to integrate gender mainstreaming strategies "
-        "in European SMEs",
-        body=body,
-    )
-    archive.add_child(instance=issue)
-    issue.save_revision().publish()
+        archive.add_child(instance=issue)
+        issue.save_revision().publish()
     return {"newsletter_index": archive, "newsletter": issue}

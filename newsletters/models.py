@@ -1,6 +1,8 @@
 """Newsletter issues as Wagtail pages, composed from blocks that reference site pages."""
 
+from django.conf import settings
 from django.db import models
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import StreamField
@@ -9,6 +11,7 @@ from wagtail.search import index
 
 from cms.models import IndexPage
 from newsletters.blocks import NewsletterBodyBlock
+from newsletters.panels import EmailChecksPanel
 
 
 class NewsletterIndexPage(IndexPage):
@@ -41,8 +44,12 @@ class NewsletterPage(Page):
         "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     body = StreamField(NewsletterBodyBlock(), blank=True)
+    # Set by the sending pipeline when a campaign of this issue finishes; the next-issue
+    # draft collects what was published since the latest one.
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
 
     content_panels = Page.content_panels + [
+        EmailChecksPanel(heading=_("Email checks")),
         MultiFieldPanel(
             [
                 FieldRowPanel([FieldPanel("issue_number"), FieldPanel("subject")]),
@@ -60,10 +67,41 @@ class NewsletterPage(Page):
         index.SearchField("subject"),
         index.SearchField("body"),
         index.FilterField("issue_number"),
+        index.FilterField("sent_at"),
     ]
 
     parent_page_types = ["newsletters.NewsletterIndexPage"]
     subpage_types = []
 
+    preview_modes = [("email", _("Email")), ("text", _("Plain text"))]
+    default_preview_mode = "email"
+
     class Meta:
         verbose_name = _("newsletter issue")
+
+    def __str__(self):
+        return f"#{self.issue_number} {self.title}" if self.issue_number else self.title
+
+    def serve_preview(self, request, mode_name):
+        """The email as a subscriber gets it, with the editor as the recipient."""
+        from newsletters.rendering import personalise, render_email
+
+        rendered = render_email(self)
+        user = getattr(request, "user", None)
+        values = {
+            "name": (user.get_full_name() or user.get_username()) if user else "",
+            "email": getattr(user, "email", "") or "",
+            "unsubscribe_url": "#unsubscribe",
+            "preferences_url": "#preferences",
+            "web_url": "#view-in-browser",
+        }
+        if mode_name == "text":
+            body = personalise(rendered.text, values)
+            return HttpResponse(body, content_type="text/plain; charset=utf-8")
+        html = personalise(rendered.html, values, html=True)
+        return HttpResponse(html, content_type=f"text/html; charset={settings.DEFAULT_CHARSET}")
+
+    @classmethod
+    def next_issue_number(cls) -> int:
+        latest = cls.objects.aggregate(models.Max("issue_number"))["issue_number__max"]
+        return (latest or 0) + 1

@@ -2,15 +2,23 @@
 
 An issue is rendered once per campaign. Per-recipient values are placeholders
 (``PLACEHOLDERS``) that survive rendering and are filled in by ``personalise``.
+Both parts come from the same blocks and the same resolved context (see
+``newsletters.blocks``): each block's MJML template has a ``.txt`` twin.
 """
 
-from dataclasses import dataclass
+import re
+import textwrap
+from dataclasses import dataclass, field
+from html import escape
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from mjml import mjml2html
 
 from cms.links import frontend_url
+from newsletters.blocks import image_alt, text_template
 
 PLACEHOLDERS = {
     "name": "%%NAME%%",
@@ -19,6 +27,17 @@ PLACEHOLDERS = {
     "preferences_url": "%%PREFERENCES_URL%%",
     "web_url": "%%WEB_URL%%",
 }
+_PLACEHOLDER_RE = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.values())) + ")")
+_KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
+# Gmail clips messages whose HTML is larger than this.
+GMAIL_CLIP_BYTES = 102 * 1024
+# Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP.
+MAX_LINE = 800
+TEXT_WIDTH = 76
+# “Label: URL” lines stay whole, so the label and its link read together.
+_LABELLED_URL = re.compile(r"^[^\s].{0,80}: (https?://|%%)\S+$")
+# Zero-width padding after the preheader keeps inboxes from appending body text to it.
+PREHEADER_PADDING = "&#847;&zwnj;&nbsp;" * 40
 
 
 @dataclass(frozen=True)
@@ -27,43 +46,163 @@ class RenderedEmail:
     preheader: str
     html: str
     text: str
+    # What an editor should fix: unpublished pages, images without alt text.
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode())
+
+
+@dataclass(frozen=True)
+class RenderedBlock:
+    block_type: str
+    mjml: str
+    text: str
 
 
 def render_email(page, *, extra_context=None) -> RenderedEmail:
     """Render a NewsletterPage (live object or a revision's ``as_object()``)."""
-    context = {
-        "page": page,
-        "blocks": list(page.body),
-        "placeholders": PLACEHOLDERS,
-        "live_url": frontend_url(page) if page.pk and page.live else "",
-        "sender_name": settings.NEWSLETTER_SENDER_NAME,
-        "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
-        **(extra_context or {}),
-    }
+    context = issue_context(page, extra_context)
     mjml_source = render_to_string("newsletters/email/issue.mjml", context)
-    html = mjml2html(mjml_source, disable_comments=True)
+    html = fold_long_lines(mjml2html(mjml_source, disable_comments=True))
     text = render_to_string("newsletters/email/issue.txt", context)
     return RenderedEmail(
         subject=page.subject,
         preheader=page.preheader,
         html=html,
-        text=_tidy_text(text),
+        text=tidy_text(text),
+        problems=tuple(context["email_problems"]),
     )
 
 
-def personalise(content: str, values: dict[str, str]) -> str:
-    """Fill the per-recipient placeholders in rendered HTML or text."""
-    for key, placeholder in PLACEHOLDERS.items():
-        if placeholder in content:
-            content = content.replace(placeholder, values.get(key, ""))
-    return content
+def issue_context(page, extra_context=None) -> dict:
+    """The issue's template context, with every body block resolved and rendered once."""
+    context = {
+        "page": page,
+        "placeholders": PLACEHOLDERS,
+        "live_url": frontend_url(page) if page.pk and page.live else "",
+        "sender_name": settings.NEWSLETTER_SENDER_NAME,
+        "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
+        "preheader_padding": PREHEADER_PADDING,
+        "now": timezone.now(),
+        "email_problems": [],
+        **(extra_context or {}),
+    }
+    if page.banner_image:
+        context["banner_alt"] = image_alt(page.banner_image, "", context)
+    context["rendered_blocks"] = [render_block(bound, context) for bound in page.body]
+    return context
 
 
-def _tidy_text(text: str) -> str:
-    lines = [line.rstrip() for line in text.splitlines()]
+def render_block(bound_block, parent_context) -> RenderedBlock:
+    """One body block as an MJML fragment and as text, from one resolved context."""
+    block, value = bound_block.block, bound_block.value
+    context = block.get_context(value, parent_context=parent_context)
+    template = block.get_template(value, context=context)
+    return RenderedBlock(
+        block_type=getattr(bound_block, "block_type", block.name),
+        mjml=mark_safe(render_to_string(template, context)),  # noqa: S308 - our template
+        text=mark_safe(render_to_string(text_template(template), context).strip()),  # noqa: S308
+    )
+
+
+def render_block_preview(bound_block, parent_context=None) -> str:
+    """A single block compiled to HTML on its own (the block picker's preview)."""
+    context = {
+        **(parent_context or {}),
+        "placeholders": PLACEHOLDERS,
+        "now": timezone.now(),
+        "email_problems": [],
+    }
+    rendered = render_block(bound_block, context)
+    source = render_to_string("newsletters/email/block_preview.mjml", {"block": rendered})
+    return mjml2html(source, disable_comments=True)
+
+
+def personalise(content: str, values: dict[str, str], *, html: bool = False) -> str:
+    """Fill the per-recipient placeholders in rendered HTML or text.
+
+    With ``html=True`` the values are HTML-escaped (a name may hold ``<`` or ``&``).
+    For many recipients, build one ``Personaliser`` per part and call ``fill``.
+    """
+    return Personaliser(content, html=html).fill(values)
+
+
+class Personaliser:
+    """Rendered content split once at its placeholders, filled per recipient by one join."""
+
+    def __init__(self, content: str, *, html: bool = False):
+        # re.split with a group keeps the placeholders at the odd positions.
+        self.parts = _PLACEHOLDER_RE.split(content)
+        self.html = html
+
+    def fill(self, values: dict[str, str]) -> str:
+        parts = self.parts[:]
+        for index in range(1, len(parts), 2):
+            value = values.get(_KEYS[parts[index]], "") or ""
+            parts[index] = escape(value) if self.html else value
+        return "".join(parts)
+
+
+def fold_long_lines(html: str, limit: int = MAX_LINE) -> str:
+    """Break lines longer than ``limit`` at spaces where a newline means the same.
+
+    A space and a newline are the same whitespace to HTML and CSS, so the page renders
+    the same and no line needs quoted-printable encoding. Spaces inside quoted values
+    (attributes, CSS strings) and inside ``<!...>`` (Outlook's conditional comments)
+    are never broken.
+    """
+    chars = list(html)
+    line_start, last_safe = 0, None
+    in_tag = bang = in_style = False
+    quote, tag_start = "", 0
+    for index, char in enumerate(chars):
+        if char == "\n":
+            line_start, last_safe = index + 1, None
+            continue
+        if quote:
+            if char == quote:
+                quote = ""
+        elif (in_tag or in_style) and char in "\"'":
+            quote = char
+        elif char == "<" and not in_tag:
+            in_tag, tag_start = True, index
+            bang = html.startswith("<!", index)
+        elif char == ">" and in_tag:
+            in_tag = False
+            tag = html[tag_start : index + 1].lower()
+            if tag.startswith("<style"):
+                in_style = True
+            elif tag.startswith("</style"):
+                in_style = False
+        elif char == " " and not (in_tag and bang):
+            last_safe = index
+        if index - line_start >= limit and last_safe is not None:
+            chars[last_safe] = "\n"
+            line_start, last_safe = last_safe + 1, None
+    return "".join(chars)
+
+
+def tidy_text(text: str) -> str:
+    """Collapse blank runs and wrap long lines without breaking URLs."""
     tidy, blank = [], 0
-    for line in lines:
+    for line in text.splitlines():
+        line = line.rstrip()
         blank = blank + 1 if not line else 0
-        if blank <= 1:
+        if blank > 1:
+            continue
+        if len(line) <= TEXT_WIDTH or _LABELLED_URL.match(line):
             tidy.append(line)
-    return "\n".join(tidy).strip() + "\n"
+            continue
+        indent = "  " if line.startswith("- ") else ""
+        tidy.extend(
+            textwrap.wrap(
+                line,
+                TEXT_WIDTH,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(tidy)).strip() + "\n"

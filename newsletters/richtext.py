@@ -4,28 +4,61 @@ import re
 from html import unescape
 
 from bs4 import BeautifulSoup
+from django.utils.translation import gettext as _
+from wagtail.models import Page
 from wagtail.rich_text import expand_db_html
 
-from cms.links import site_url
+from cms.links import frontend_url, site_url
 
 _BLOCK_TAGS = {"p", "h2", "h3", "h4", "li", "blockquote"}
+LINK_STYLE = "color:#6b2c91;text-decoration:underline;"
 
 
-def email_html(value) -> str:
-    """Rich text (stored or RichText) → HTML with every link absolute and inline styles."""
-    soup = BeautifulSoup(expand_db_html(str(getattr(value, "source", value))), "html.parser")
-    for a in soup.find_all("a", href=True):
-        if not re.match(r"^(https?:|mailto:|tel:|%%)", a["href"]):
-            a["href"] = site_url(a["href"])
-        a["style"] = "color:#6b2c91;text-decoration:underline;"
-    for p in soup.find_all("p"):
-        p["style"] = "margin:0 0 12px 0;"
+def _page_links(source: str, problems: list | None) -> str:
+    """Internal page links point at the external site; links to drafts are reported."""
+    if 'linktype="page"' not in source:
+        return source
+    soup = BeautifulSoup(source, "html.parser")
+    ids = {
+        int(a["id"])
+        for a in soup.find_all("a", attrs={"linktype": "page"})
+        if str(a.get("id", "")).isdigit()
+    }
+    pages = {page.pk: page for page in Page.objects.filter(pk__in=ids).specific()}
+    for a in soup.find_all("a", attrs={"linktype": "page"}):
+        page = pages.get(int(a["id"])) if str(a.get("id", "")).isdigit() else None
+        href = frontend_url(page) if page else ""
+        if page is not None and not page.live and problems is not None:
+            message = _("The email links to “%(title)s”, which is not published.") % {
+                "title": page.title
+            }
+            if message not in problems:
+                problems.append(message)
+        a.attrs = {"href": href} if href else {}
     return str(soup)
 
 
-def plain_text(value) -> str:
+def email_html(value, problems: list | None = None) -> str:
+    """Rich text (stored or RichText) → HTML with every link absolute and inline styles."""
+    source = _page_links(str(getattr(value, "source", value) or ""), problems)
+    soup = BeautifulSoup(expand_db_html(source), "html.parser")
+    for a in soup.find_all("a"):
+        if not a.get("href"):
+            a.unwrap()
+            continue
+        if not re.match(r"^(https?:|mailto:|tel:|%%)", a["href"]):
+            a["href"] = site_url(a["href"])
+        a["style"] = LINK_STYLE
+    for p in soup.find_all("p"):
+        p["style"] = "margin:0 0 12px 0;"
+    for list_tag in soup.find_all(["ul", "ol"]):
+        list_tag["style"] = "margin:0 0 12px 0;padding-left:24px;"
+    return str(soup)
+
+
+def plain_text(value, problems: list | None = None) -> str:
     """Rich text → readable plain text: paragraphs kept, links written as “text (url)”."""
-    soup = BeautifulSoup(email_html(value), "html.parser")
+    soup = BeautifulSoup(email_html(value, problems), "html.parser")
     for a in soup.find_all("a", href=True):
         label = a.get_text(" ", strip=True)
         a.replace_with(f"{label} ({a['href']})" if label and label != a["href"] else a["href"])
@@ -42,4 +75,4 @@ def plain_text(value) -> str:
             chunks.append(text)
     if not chunks:
         chunks = [soup.get_text(" ", strip=True)]
-    return unescape("\n\n".join(chunks))
+    return unescape("\n\n".join(chunk for chunk in chunks if chunk))

@@ -20,32 +20,43 @@ def page_url(page):
     return frontend_url(page)
 
 
-@register.filter
-def email_richtext(value):
-    return mark_safe(richtext.email_html(value))  # noqa: S308 - sanitised rich text
+@register.simple_tag(takes_context=True)
+def email_richtext(context, value):
+    """Rich text as email HTML; links to unpublished pages are reported."""
+    html = richtext.email_html(value, context.get("email_problems"))
+    return mark_safe(html)  # noqa: S308 - Wagtail rich text, links rewritten
 
 
-@register.filter
-def text_richtext(value):
-    return richtext.plain_text(value)
+@register.simple_tag(takes_context=True)
+def text_richtext(context, value):
+    return richtext.plain_text(value, context.get("email_problems"))
 
 
 @register.simple_tag
 def email_image_attrs(image, width, alt=""):
     """src/alt/width/height for an <mj-image>: a rendition at twice the display width."""
-    rendition = image.get_rendition(f"width-{int(width) * 2}")
-    height = round(rendition.height * int(width) / rendition.width)
+    width = int(width)
+    rendition = image.get_rendition(f"width-{width * 2}")
+    shown = min(width, rendition.width)
+    height = round(rendition.height * shown / rendition.width)
     return format_html(
         'src="{}" alt="{}" width="{}px" height="{}px"',
         site_url(rendition.url),
-        alt or image.default_alt_text or image.title,
-        int(width),
+        alt,
+        shown,
         height,
     )
 
 
 @register.filter
-def button_href(value):
-    """A ButtonBlock's target: the chosen page on the front end, else its URL."""
-    page = value.get("page")
-    return frontend_url(page) if page else site_url(value.get("url") or "")
+def upper_text(value):
+    """Upper case for plain-text headings (the HTML uses CSS for the same effect)."""
+    return str(value).upper()
+
+
+@register.simple_tag(takes_context=True)
+def email_block_preview(context, bound_block):
+    """The block picker's preview: the block's MJML compiled to HTML on its own."""
+    from newsletters.rendering import render_block_preview
+
+    return mark_safe(render_block_preview(bound_block, {"request": context.get("request")}))  # noqa: S308
