@@ -227,3 +227,12 @@ if CONTENT_WEBHOOK_URLS and not CONTENT_WEBHOOK_SECRET and not DEBUG:
 CONTENT_WEBHOOK_MAX_ATTEMPTS = env.env_int("CONTENT_WEBHOOK_MAX_ATTEMPTS", 6)
 CONTENT_WEBHOOK_BACKOFF = env.env_int("CONTENT_WEBHOOK_BACKOFF", 30)  # seconds, doubles
 CONTENT_WEBHOOK_TIMEOUT = env.env_int("CONTENT_WEBHOOK_TIMEOUT", 10)
+# Front ends revalidate with conditional requests and read the validators back.
+from corsheaders.defaults import default_headers  # noqa: E402
+
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "if-none-match",
+    "if-modified-since",
+)
+CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified"]

@@ -86,12 +86,15 @@ def _bool(request, name):
 
 def _moment(value: str, name: str, *, end=False):
     """An ISO date or date-time; a bare date covers the whole day."""
-    moment = parse_datetime(value)
-    if moment is None:
+    try:
         day = parse_date(value)
-        if day is None:
-            raise BadRequestError(f"{name} must be an ISO 8601 date or date-time")
+        moment = parse_datetime(value) if day is None else None
+    except ValueError:
+        day = moment = None
+    if day is not None:
         moment = datetime.combine(day, time.max if end else time.min)
+    if moment is None:
+        raise BadRequestError(f"{name} must be an ISO 8601 date or date-time")
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
