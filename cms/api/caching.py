@@ -42,7 +42,14 @@ def cached_response(request, build, *, content_type="application/json"):
     """
     version = ContentVersion.current()
     fingerprint = "|".join(
-        [SCHEMA_VERSION, str(version.counter), request.get_full_path(), _time_bucket(request)]
+        [
+            SCHEMA_VERSION,
+            # The time as well as the counter: a restored or recreated database restarts
+            # the counter, and must not meet the bodies cached for the old one.
+            f"{version.counter}@{version.changed_at.isoformat()}",
+            request.get_full_path(),
+            _time_bucket(request),
+        ]
     )
     etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
     last_modified = int(version.changed_at.timestamp())
