@@ -9,7 +9,6 @@ reference, never on the number of items.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from urllib.parse import urljoin
 

@@ -16,9 +16,11 @@ def api(client):
 
     def get(url, **headers):
         response = client.get(url, **{f"HTTP_{k.upper()}": v for k, v in headers.items()})
-        body = json.loads(response.content) if response.get("Content-Type", "").startswith(
-            "application/json"
-        ) and response.content else None
+        body = (
+            json.loads(response.content)
+            if response.get("Content-Type", "").startswith("application/json") and response.content
+            else None
+        )
         return response, body
 
     return get

@@ -303,9 +303,7 @@ def test_private_page_stays_hidden_even_for_a_visitor_who_unlocked_it(seeded, cl
         page=private, restriction_type=PageViewRestriction.PASSWORD, password="x"
     )
     session = client.session
-    session["wagtail-page-view-restrictions"] = [
-        PageViewRestriction.objects.get(page=private).pk
-    ]
+    session["wagtail-page-view-restrictions"] = [PageViewRestriction.objects.get(page=private).pk]
     session.save()
     assert client.get(f"/api/v2/pages/{private.pk}/").status_code == 404
 
