@@ -167,3 +167,20 @@ def test_no_urls_no_deliveries(seeded, settings, django_capture_on_commit_callba
 def test_backoff_doubles_and_is_capped(settings):
     settings.CONTENT_WEBHOOK_BACKOFF = 30
     assert [webhooks.backoff(n).total_seconds() for n in (1, 2, 3, 10)] == [30, 60, 120, 3600]
+
+
+def test_failed_deliveries_are_listed_in_the_admin(seeded, admin_client):
+    WebhookDelivery.objects.create(
+        url="https://www.example.org/api/revalidate",
+        event="page.published",
+        payload={"id": 1},
+        status=WebhookDelivery.Status.FAILED,
+        attempts=6,
+        last_error="HTTP 500: boom",
+    )
+    response = admin_client.get("/admin/webhook_deliveries/?status=failed")
+    assert response.status_code == 200
+    assert "https://www.example.org/api/revalidate" in response.content.decode()
+    delivery = WebhookDelivery.objects.get()
+    inspect = admin_client.get(f"/admin/webhook_deliveries/inspect/{delivery.pk}/")
+    assert "HTTP 500: boom" in inspect.content.decode()
