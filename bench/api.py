@@ -290,17 +290,26 @@ def build_database(n_pages: int) -> dict:
     return {"migrate_seed_s": t1 - t0, "generate_s": t2 - t1}
 
 
-def count_queries(url: str) -> tuple[int, int]:
-    """Queries and bytes of one request through Django's test client (same database)."""
+def in_process(url: str, repeat: int = 5) -> tuple[int, int, float]:
+    """Queries, bytes and median milliseconds of `url` through Django's test client.
+
+    Sequential and without the network, so it shows the work per request even when the
+    machine is shared. Each request gets a unique `_` so no cached body is served.
+    """
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code, response.content[:300])
-    return len(ctx.captured_queries), len(response.content)
+    timings = []
+    for i in range(repeat):
+        sep = "&" if "?" in url else "?"
+        t = time.perf_counter()
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"{url}{sep}_=inproc{i}" if "/api/v2/" in url else url)
+        timings.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    return len(ctx.captured_queries), len(response.content), statistics.median(timings)
 
 
 # Load --------------------------------------------------------------------------------
@@ -397,11 +406,8 @@ def main():
         # Queries per request (also warms renditions, shared through the database).
         queries = {}
         for name, ours, stock in LISTINGS:
-            for attempt in range(2):  # the first generates renditions; the second is counted
-                queries[name] = (
-                    count_queries(ours + f"&_=count{attempt}"),
-                    count_queries(stock) if stock else None,
-                )
+            in_process(ours, 1)  # the first request generates renditions
+            queries[name] = (in_process(ours), in_process(stock) if stock else None)
 
         server = subprocess.Popen(
             [
@@ -430,12 +436,12 @@ def main():
         print()
         header = (
             f"{'listing (20 items, all fields)':34} {'endpoint':22} "
-            f"{'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'queries':>8} {'KB':>6}"
+            f"{'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'queries':>8} {'KB':>6} {'1-req ms':>9}"
         )
         print(header)
         print("-" * len(header))
         for name, ours, stock in LISTINGS:
-            (our_q, our_bytes), stock_counts = queries[name]
+            (our_q, our_bytes, our_ms), stock_counts = queries[name]
             # Warm each worker's cache and validators before measuring.
             load(port, ours, 0.5, args.concurrency)
             conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -469,14 +475,20 @@ def main():
             for i, (label, (rps, p50, p95), q) in enumerate(rows):
                 size = our_bytes if label.startswith("ours") else stock_counts[1]
                 size_text = f"{size / 1024:6.1f}" if "304" not in label else "     0"
+                one = {"ours, cold (no cache)": our_ms}.get(label)
+                if label.startswith("wagtail"):
+                    one = stock_counts[2]
+                one_text = f"{one:9.1f}" if one is not None else ""
                 print(
                     f"{name if i == 0 else '':34} {label:22} {rps:7.1f} {p50:7.1f} {p95:7.1f} "
-                    f"{q:8d} {size_text}"
+                    f"{q:8d} {size_text} {one_text}"
                 )
+                sys.stdout.flush()
         print()
         print(
             "queries: per request, counted with Django's test client against the same database "
-            "(ours cold; cached and 304 answers cost the one content-version read)."
+            "(ours cold; cached and 304 answers cost the one content-version read);\n"
+            "1-req ms: median time of one request in-process, sequential, no network."
         )
     finally:
         if server is not None:

@@ -323,14 +323,14 @@ def country(value):
 
 
 def image_object(image) -> dict:
+    try:
+        by_spec = image.get_renditions(*RENDITIONS.values())
+    except Exception:  # noqa: BLE001 - a missing source file must not break a listing
+        by_spec = {}
     renditions = {}
     for name, spec in RENDITIONS.items():
-        try:
-            rendition = image.get_rendition(spec)
-        except Exception:  # noqa: BLE001 - a missing source file must not break a listing
-            renditions[name] = None
-            continue
-        renditions[name] = {
+        rendition = by_spec.get(spec)
+        renditions[name] = rendition and {
             "url": site_url(rendition.url),
             "width": rendition.width,
             "height": rendition.height,
