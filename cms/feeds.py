@@ -90,8 +90,6 @@ def upcoming_events_ics(request):
         from cms.models import EventPage
 
         events = EventPage.objects.filter(pk__in=public_pages(request).values("pk")).upcoming()
-        response = HttpResponse(calendar(events), content_type="text/calendar; charset=utf-8")
-        response["Content-Disposition"] = 'inline; filename="events.ics"'
-        return response
+        return HttpResponse(calendar(events), content_type="text/calendar; charset=utf-8")
 
-    return cached_response(request, build, content_type="text/calendar; charset=utf-8")
+    return cached_response(request, build)

@@ -35,7 +35,7 @@ def _time_bucket(request) -> str:
     return str(int(time.time()) // settings.API_TIME_BUCKET_SECONDS)
 
 
-def cached_response(request, build, *, content_type="application/json"):
+def cached_response(request, build):
     """Serve `build()` (an HttpResponse) with ETag, Last-Modified and a shared cache.
 
     Only 200 responses are cached and validated; errors pass through untouched.
@@ -63,13 +63,14 @@ def cached_response(request, build, *, content_type="application/json"):
     timeout = settings.API_CACHE_TIMEOUT
     hit = cache.get(key) if timeout else None
     if hit is not None:
-        response = HttpResponse(hit, content_type=content_type)
+        body, cached_type = hit
+        response = HttpResponse(body, content_type=cached_type)
     else:
         response = build()
         if response.status_code != 200:
             return response
         if timeout:
-            cache.set(key, response.content, timeout)
+            cache.set(key, (response.content, response["Content-Type"]), timeout)
     _set_validators(response, etag, last_modified)
     return response
 

@@ -150,7 +150,10 @@ class PagesEndpoint(PagesAPIViewSet):
                 + ", ".join(sorted(unknown))
             )
         offset, limit = paginate(request)
-        queryset, models = self._typed_queryset(request)
+        event_filters = {"upcoming", "start_from", "start_to"} & set(request.GET)
+        queryset, models = self._typed_queryset(
+            request, default="cms.EventPage" if event_filters else None
+        )
         queryset = self._filter(request, queryset, models)
         search = request.GET.get("search")
         ordering = self._ordering(request, models, searching=bool(search))
@@ -172,10 +175,12 @@ class PagesEndpoint(PagesAPIViewSet):
         items = self._select_fields(request, items)
         return json_response({"meta": {"total_count": total}, "items": items})
 
-    def _typed_queryset(self, request):
+    def _typed_queryset(self, request, default=None):
+        """The public pages of the requested types; event filters imply events."""
         base = public_pages(request)
+        type_param = request.GET.get("type", default)
         try:
-            models = page_models_from_string(request.GET["type"]) if "type" in request.GET else ()
+            models = page_models_from_string(type_param) if type_param else ()
         except (LookupError, ValueError) as e:
             raise BadRequestError("type doesn't exist") from e
         if len(models) == 1:

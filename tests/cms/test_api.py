@@ -209,6 +209,8 @@ def test_upcoming_past_and_start_range(seeded, api):
     _, body = api("/api/v2/pages/?type=cms.EventPage&upcoming=false&order=-start")
     assert [i["id"] for i in body["items"]] == [conference.pk, ewmd.pk, talks.pk]
 
+    _, body = api("/api/v2/pages/?upcoming=true")  # event filters imply events
+    assert [i["id"] for i in body["items"]] == [launch.pk]
     _, body = api("/api/v2/pages/?start_from=2024-01-26&start_to=2024-01-31")
     assert _ids(body) == {ewmd.pk}
     assert api("/api/v2/pages/?start_from=yesterday")[0].status_code == 400

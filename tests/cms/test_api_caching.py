@@ -106,3 +106,13 @@ def test_errors_are_not_cached_as_content(seeded, client):
     response = client.get("/api/v2/pages/?limit=1000")
     assert response.status_code == 400
     assert "ETag" not in response
+
+
+def test_a_repeated_request_is_served_from_the_cache(seeded, client, django_assert_num_queries):
+    for url in ["/api/v2/pages/?type=cms.EventPage", "/api/events.ics"]:
+        first = client.get(url)
+        with django_assert_num_queries(1):  # the content version, nothing else
+            again = client.get(url)
+        assert again.content == first.content
+        assert again["Content-Type"] == first["Content-Type"]
+        assert again["ETag"] == first["ETag"]
