@@ -15,6 +15,7 @@ from wagtail.models import Orderable, Page, PageManager
 from wagtail.query import PageQuerySet
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
+from wagtail_headless_preview.models import HeadlessPreviewMixin
 
 from cms.blocks import BodyBlock
 
@@ -62,7 +63,7 @@ class Organisation(index.Indexed, models.Model):
         return self.name
 
 
-class HomePage(Page):
+class HomePage(HeadlessPreviewMixin, Page):
     """The site root: an introduction and the sections below it."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -83,7 +84,7 @@ class HomePage(Page):
         verbose_name = _("home page")
 
 
-class IndexPage(Page):
+class IndexPage(HeadlessPreviewMixin, Page):
     """Common shape of the section pages that list their children."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -119,7 +120,7 @@ class GoodPracticePageTag(TaggedItemBase):
     )
 
 
-class GoodPracticePage(Page):
+class GoodPracticePage(HeadlessPreviewMixin, Page):
     date = models.DateField(_("publication date"), default=timezone.localdate)
     summary = models.TextField(help_text=_("One or two sentences shown in listings and emails."))
     organisation = models.ForeignKey(
@@ -233,7 +234,7 @@ class EventPageTag(TaggedItemBase):
     )
 
 
-class EventPage(Page):
+class EventPage(HeadlessPreviewMixin, Page):
     start = models.DateTimeField(help_text=_("Start date and time, in the site's time zone."))
     end = models.DateTimeField(null=True, blank=True)
     is_online = models.BooleanField(_("online event"), default=False)
@@ -324,3 +325,7 @@ class EventPage(Page):
         if self.is_online:
             return str(_("Online"))
         return ", ".join(part for part in (self.venue, self.city, self.country.name) if part)
+
+
+# The content API's own state (content version, webhook deliveries) lives in the cms app.
+from cms.api_models import ContentVersion, WebhookDelivery  # noqa: E402, F401

@@ -225,3 +225,28 @@ SUBSCRIPTION_RATE_PER_ADDRESS = env.env_int("SUBSCRIPTION_RATE_PER_ADDRESS", 3)
 SUBSCRIPTION_CLIENT_IP_HEADER = os.environ.get("SUBSCRIPTION_CLIENT_IP_HEADER", "REMOTE_ADDR")
 # Where admin uploads wait for the worker and their reports stay (web and worker share it).
 SUBSCRIPTION_IMPORT_DIR = Path(os.environ.get("SUBSCRIPTION_IMPORT_DIR", VAR_DIR / "imports"))
+
+# --- api ---
+# Content API for external sites: page size, HTTP caching, publish webhooks.
+WAGTAILAPI_LIMIT_MAX = env.env_int("API_LIMIT_MAX", 100)
+API_CACHE_TIMEOUT = env.env_int("API_CACHE_TIMEOUT", 300)  # rendered responses; 0 = off
+API_CACHE_CONTROL = os.environ.get(
+    "API_CACHE_CONTROL", "public, max-age=60, s-maxage=300, stale-while-revalidate=600"
+)
+API_TIME_BUCKET_SECONDS = 300  # how long "upcoming" answers may lag the clock
+CONTENT_WEBHOOK_URLS = env.env_list("CONTENT_WEBHOOK_URLS", [])
+CONTENT_WEBHOOK_SECRET = os.environ.get("CONTENT_WEBHOOK_SECRET", "")
+if CONTENT_WEBHOOK_URLS and not CONTENT_WEBHOOK_SECRET and not DEBUG:
+    raise ImproperlyConfigured("CONTENT_WEBHOOK_SECRET must be set with CONTENT_WEBHOOK_URLS.")
+CONTENT_WEBHOOK_MAX_ATTEMPTS = env.env_int("CONTENT_WEBHOOK_MAX_ATTEMPTS", 6)
+CONTENT_WEBHOOK_BACKOFF = env.env_int("CONTENT_WEBHOOK_BACKOFF", 30)  # seconds, doubles
+CONTENT_WEBHOOK_TIMEOUT = env.env_int("CONTENT_WEBHOOK_TIMEOUT", 10)
+# Front ends revalidate with conditional requests and read the validators back.
+from corsheaders.defaults import default_headers  # noqa: E402
+
+CORS_ALLOW_HEADERS = (
+    *default_headers,
+    "if-none-match",
+    "if-modified-since",
+)
+CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified"]

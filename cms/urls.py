@@ -6,11 +6,13 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms.api import api_router
+from cms.feeds import upcoming_events_ics
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("api/v2/", api_router.urls),
+    path("api/events.ics", upcoming_events_ics, name="events-ics"),
     path("", include("mailing.urls")),
     path("", include("newsletters.urls")),
     path("anymail/", include("anymail.urls")),

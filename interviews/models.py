@@ -11,6 +11,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
+from wagtail_headless_preview.models import HeadlessPreviewMixin
 
 from cms.blocks import InterviewBodyBlock
 from cms.models import IndexPage
@@ -39,7 +40,7 @@ class InterviewPageTag(TaggedItemBase):
     )
 
 
-class InterviewPage(Page):
+class InterviewPage(HeadlessPreviewMixin, Page):
     interviewee_name = models.CharField(max_length=255)
     role = models.CharField(
         max_length=255, help_text=_("The interviewee's position, e.g. “Project manager”.")

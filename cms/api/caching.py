@@ -1,0 +1,96 @@
+"""HTTP validators and a response cache keyed on the content version.
+
+Every public API response is a function of (published content, request URL, time for
+date-relative filters). The content version moves on every change to published content
+(see `cms.signal_handlers`), so an ETag built from it and the URL is exact, and the same
+key can hold the rendered body for other requests.
+"""
+
+import hashlib
+import json
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_http_date_safe, quote_etag
+
+from cms.api_models import ContentVersion
+
+# Bump when the shape of the JSON changes, so CDNs and browsers drop old copies.
+SCHEMA_VERSION = "1"
+
+
+def json_response(data, status=200) -> HttpResponse:
+    body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
+def _time_bucket(request) -> str:
+    """Responses that depend on “now” (upcoming events) also change as time passes."""
+    if request.GET.get("upcoming") is None and not request.path.endswith(".ics"):
+        return ""
+    return str(int(time.time()) // settings.API_TIME_BUCKET_SECONDS)
+
+
+def cached_response(request, build):
+    """Serve `build()` (an HttpResponse) with ETag, Last-Modified and a shared cache.
+
+    Only 200 responses are cached and validated; errors pass through untouched.
+    """
+    version = ContentVersion.current()
+    fingerprint = "|".join(
+        [
+            SCHEMA_VERSION,
+            # The time as well as the counter: a restored or recreated database restarts
+            # the counter, and must not meet the bodies cached for the old one.
+            f"{version.counter}@{version.changed_at.isoformat()}",
+            request.get_full_path(),
+            _time_bucket(request),
+        ]
+    )
+    etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
+    last_modified = int(version.changed_at.timestamp())
+
+    if _not_modified(request, etag, last_modified):
+        response = HttpResponseNotModified()
+        _set_validators(response, etag, last_modified)
+        return response
+
+    key = f"cms-api:{etag}"
+    timeout = settings.API_CACHE_TIMEOUT
+    hit = cache.get(key) if timeout else None
+    if hit is not None:
+        body, cached_type = hit
+        response = HttpResponse(body, content_type=cached_type)
+    else:
+        response = build()
+        if response.status_code != 200:
+            return response
+        if timeout:
+            cache.set(key, (response.content, response["Content-Type"]), timeout)
+    _set_validators(response, etag, last_modified)
+    return response
+
+
+def _not_modified(request, etag, last_modified) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match:
+        candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return etag in candidates or "*" in candidates
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since") or "")
+    return since is not None and last_modified <= since
+
+
+def _set_validators(response, etag, last_modified):
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(last_modified)
+    response["Cache-Control"] = settings.API_CACHE_CONTROL
+    patch_vary_headers(response, ["Accept", "Origin"])
+
+
+def never_cache_response(response):
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,382 @@
+"""API endpoints: pages, images and documents, with filters and HTTP caching."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.text import slugify
+from wagtail.api.v2.utils import BadRequestError, page_models_from_string
+from wagtail.api.v2.views import BaseAPIViewSet, PagesAPIViewSet
+from wagtail.documents import get_document_model
+from wagtail.images import get_image_model
+from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.search.backends import get_search_backend
+
+from cms.api.caching import cached_response, json_response
+from cms.api.representation import (
+    Context,
+    serialise_documents,
+    serialise_images,
+    serialise_pages,
+)
+
+# Ordering a front end asks for → database ordering (ties broken by id for stable pages).
+PAGE_ORDERINGS = {
+    "published": ("first_published_at",),
+    "first_published_at": ("first_published_at",),
+    "last_published_at": ("last_published_at",),
+    "title": ("title",),
+    "id": ("id",),
+    "path": ("path",),
+    "start": ("start",),  # events only
+    "date": ("date",),  # interviews, good practices
+}
+TRUE = {"1", "true", "yes"}
+FALSE = {"0", "false", "no"}
+
+
+def public_pages(request) -> Page.objects.__class__:
+    """Live pages of the request's site outside any view restriction.
+
+    Unlike Wagtail's stock queryset this ignores the visitor's session: responses are
+    shared through caches, so a page under a password or login never appears.
+    """
+    queryset = Page.objects.live()
+    for restricted_path in PageViewRestriction.objects.values_list("page__path", flat=True):
+        queryset = queryset.exclude(path__startswith=restricted_path)
+    site = Site.find_for_request(request)
+    if site is None:
+        return queryset.none()
+    return queryset.filter(path__startswith=site.root_page.path)
+
+
+def paginate(request, *, default=20):
+    """`limit` (1 … API_LIMIT_MAX, default 20) and `offset`, validated."""
+    try:
+        offset = int(request.GET.get("offset", 0))
+        limit = int(request.GET.get("limit", default))
+    except ValueError as e:
+        raise BadRequestError("limit and offset must be integers") from e
+    if offset < 0 or limit < 0:
+        raise BadRequestError("limit and offset must be positive")
+    if limit > settings.WAGTAILAPI_LIMIT_MAX:
+        raise BadRequestError(f"limit cannot be higher than {settings.WAGTAILAPI_LIMIT_MAX}")
+    return offset, limit
+
+
+def _csv(request, name) -> list[str]:
+    return [v.strip() for v in request.GET.get(name, "").split(",") if v.strip()]
+
+
+def _bool(request, name):
+    value = request.GET.get(name)
+    if value is None:
+        return None
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    raise BadRequestError(f"{name} must be true or false")
+
+
+def _moment(value: str, name: str, *, end=False):
+    """An ISO date or date-time; a bare date covers the whole day."""
+    try:
+        day = parse_date(value)
+        moment = parse_datetime(value) if day is None else None
+    except ValueError:
+        day = moment = None
+    if day is not None:
+        moment = datetime.combine(day, time.max if end else time.min)
+    if moment is None:
+        raise BadRequestError(f"{name} must be an ISO 8601 date or date-time")
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _models_with(field_name, models):
+    return [m for m in models if any(f.name == field_name for f in m._meta.get_fields())]
+
+
+class PagesEndpoint(PagesAPIViewSet):
+    """Published pages with every field, references expanded, filters for front ends."""
+
+    # Anonymous and shared through caches: no session, no `Vary: Cookie`.
+    authentication_classes = []
+    permission_classes = []
+    known_query_parameters = frozenset(
+        [
+            "limit",
+            "offset",
+            "order",
+            "search",
+            "search_operator",
+            "type",
+            "tags",
+            "topic",
+            "country",
+            "organisation",
+            "upcoming",
+            "start_from",
+            "start_to",
+            "child_of",
+            "descendant_of",
+            "slug",
+            "fields",
+            "format",
+            "_",
+        ]
+    )
+
+    def listing_view(self, request):
+        return cached_response(request, lambda: self._listing(request))
+
+    def detail_view(self, request, pk):
+        return cached_response(request, lambda: self._detail(request, pk))
+
+    # Listing -----------------------------------------------------------------
+
+    def _listing(self, request):
+        unknown = set(request.GET) - self.known_query_parameters
+        if unknown:
+            raise BadRequestError(
+                "query parameter is not an operation or a recognised field: "
+                + ", ".join(sorted(unknown))
+            )
+        offset, limit = paginate(request)
+        event_filters = {"upcoming", "start_from", "start_to"} & set(request.GET)
+        queryset, models = self._typed_queryset(
+            request, default="cms.EventPage" if event_filters else None
+        )
+        queryset = self._filter(request, queryset, models)
+        search = request.GET.get("search")
+        ordering = self._ordering(request, models, searching=bool(search))
+        if search:
+            results = get_search_backend().search(
+                search,
+                queryset.order_by(*ordering) if ordering else queryset,
+                operator=request.GET.get("search_operator") or None,
+                order_by_relevance=not ordering,
+            )
+            total = results.count()
+            ids = [page.pk for page in results[offset : offset + limit]]
+        else:
+            queryset = queryset.order_by(*(ordering or ("path",)), "id")
+            total = queryset.count()
+            ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
+        pages = self._load(ids)
+        items = serialise_pages(pages, Context(request))
+        items = self._select_fields(request, items)
+        return json_response({"meta": {"total_count": total}, "items": items})
+
+    def _typed_queryset(self, request, default=None):
+        """The public pages of the requested types; event filters imply events."""
+        base = public_pages(request)
+        type_param = request.GET.get("type", default)
+        try:
+            models = page_models_from_string(type_param) if type_param else ()
+        except (LookupError, ValueError) as e:
+            raise BadRequestError("type doesn't exist") from e
+        if len(models) == 1:
+            return models[0].objects.filter(pk__in=base.values("pk")), models
+        if models:
+            return base.type(*models), models
+        from wagtail.models import get_page_models
+
+        return base, tuple(m for m in get_page_models() if m is not Page)
+
+    def _filter(self, request, queryset, models):
+        def by_model(field, lookup, values):
+            """Pages of any of `models` whose `field` matches: one subquery per model."""
+            owners = _models_with(field, models)
+            if not owners:
+                raise BadRequestError(f"no page type in this listing has {field}")
+            condition = Q()
+            for model in owners:
+                condition |= Q(pk__in=model.objects.filter(**{lookup: values}).values("pk"))
+            return queryset.filter(condition)
+
+        tags = _csv(request, "tags") + _csv(request, "topic")
+        if tags:
+            queryset = by_model("tags", "tags__slug__in", [slugify(t) for t in tags])
+        countries = [c.upper() for c in _csv(request, "country")]
+        if countries:
+            queryset = by_model("country", "country__in", countries)
+        organisations = _csv(request, "organisation")
+        if organisations:
+            ids = [int(o) for o in organisations if o.isdigit()]
+            names = [o for o in organisations if not o.isdigit()]
+            condition = Q()
+            for model in _models_with("organisation", models) + _models_with("organiser", models):
+                field = "organisation" if hasattr(model, "organisation") else "organiser"
+                match = Q(**{f"{field}_id__in": ids})
+                for name in names:
+                    match |= Q(**{f"{field}__name__iexact": name})
+                    match |= Q(**{f"{field}__short_name__iexact": name})
+                condition |= Q(pk__in=model.objects.filter(match).values("pk"))
+            if not condition:
+                raise BadRequestError("no page type in this listing has an organisation")
+            queryset = queryset.filter(condition)
+
+        upcoming = _bool(request, "upcoming")
+        start_from, start_to = request.GET.get("start_from"), request.GET.get("start_to")
+        if upcoming is not None or start_from or start_to:
+            from cms.models import EventPage
+
+            events = EventPage.objects.all()
+            if upcoming is True:
+                events = events.upcoming()
+            elif upcoming is False:
+                events = events.past()
+            if start_from:
+                events = events.filter(start__gte=_moment(start_from, "start_from"))
+            if start_to:
+                events = events.filter(start__lte=_moment(start_to, "start_to", end=True))
+            queryset = queryset.filter(pk__in=events.order_by().values("pk"))
+
+        if "slug" in request.GET:
+            queryset = queryset.filter(slug=request.GET["slug"])
+        for name, inclusive in (("child_of", False), ("descendant_of", False)):
+            if name in request.GET:
+                try:
+                    parent = public_pages(request).get(pk=int(request.GET[name]))
+                except (ValueError, Page.DoesNotExist) as e:
+                    raise BadRequestError(f"{name} must be the id of a published page") from e
+                if name == "child_of":
+                    queryset = queryset.child_of(parent)
+                else:
+                    queryset = queryset.descendant_of(parent, inclusive=inclusive)
+        return queryset
+
+    def _ordering(self, request, models, *, searching):
+        order = request.GET.get("order")
+        if not order:
+            if models and all(_models_with("start", [m]) for m in models) and not searching:
+                return ("start",)  # events read best in date order
+            return ()
+        if order == "random":
+            return ("?",)
+        name = order.removeprefix("-")
+        if name not in PAGE_ORDERINGS:
+            raise BadRequestError(f"cannot order by {order!r}")
+        fields = PAGE_ORDERINGS[name]
+        if name in {"start", "date"} and len(models) != 1:
+            raise BadRequestError(f"order={name} needs a single page type (type=…)")
+        if name in {"start", "date"} and not _models_with(name, models):
+            raise BadRequestError(f"this page type has no {name}")
+        prefix = "-" if order.startswith("-") else ""
+        return tuple(prefix + f for f in fields)
+
+    @staticmethod
+    def _load(ids):
+        by_id = {page.pk: page for page in Page.objects.filter(pk__in=ids).specific()}
+        return [by_id[pk] for pk in ids if pk in by_id]
+
+    @staticmethod
+    def _select_fields(request, items):
+        """`fields=a,b` keeps only those fields, `fields=-body` drops some; id, meta, title stay."""
+        fields = _csv(request, "fields")
+        if not fields or fields == ["*"]:
+            return items
+        keep = {f for f in fields if not f.startswith("-") and f != "*"}
+        drop = {f[1:] for f in fields if f.startswith("-")}
+        always = {"id", "meta", "title"}
+        return [
+            {
+                k: v
+                for k, v in item.items()
+                if k in always or ((not keep or k in keep) and k not in drop)
+            }
+            for item in items
+        ]
+
+    # Detail ------------------------------------------------------------------
+
+    def _detail(self, request, pk):
+        try:
+            page = public_pages(request).get(pk=pk).specific
+        except Page.DoesNotExist as e:
+            raise Http404("not found") from e
+        return json_response(serialise_pages([page], Context(request))[0])
+
+    def find_object(self, queryset, request):
+        # Stock `find` walks the site's routing; resolve against public pages only.
+        if "html_path" in request.GET:
+            site = Site.find_for_request(request)
+            if site is None:
+                return None
+            url_path = site.root_page.url_path + request.GET["html_path"].strip("/") + "/"
+            url_path = url_path.replace("//", "/")
+            return public_pages(request).filter(url_path=url_path).first()
+        return super().find_object(public_pages(request), request)
+
+
+class _MediaEndpoint(BaseAPIViewSet):
+    """Shared listing/detail of images and documents, cached like pages."""
+
+    serialise = None
+    authentication_classes = []
+    permission_classes = []
+    known_query_parameters = frozenset(["limit", "offset", "order", "search", "tags", "format"])
+    orderings = {"id", "title", "created_at"}
+
+    def get_queryset(self):
+        return self.model.objects.all().order_by("id")
+
+    def listing_view(self, request):
+        return cached_response(request, lambda: self._listing(request))
+
+    def detail_view(self, request, pk):
+        return cached_response(request, lambda: self._detail(request, pk))
+
+    def _listing(self, request):
+        unknown = set(request.GET) - self.known_query_parameters
+        if unknown:
+            raise BadRequestError("unknown query parameter: " + ", ".join(sorted(unknown)))
+        offset, limit = paginate(request)
+        queryset = self.get_queryset()
+        tags = _csv(request, "tags")
+        if tags:
+            queryset = queryset.filter(tags__name__in=tags).distinct()
+        order = request.GET.get("order", "id")
+        if order.removeprefix("-") not in self.orderings:
+            raise BadRequestError(f"cannot order by {order!r}")
+        queryset = queryset.order_by(order, "id")
+        if request.GET.get("search"):
+            results = get_search_backend().search(
+                request.GET["search"], queryset, order_by_relevance="order" not in request.GET
+            )
+            total = results.count()
+            objects = list(results[offset : offset + limit])
+        else:
+            total = queryset.count()
+            objects = list(queryset.prefetch_related("tags")[offset : offset + limit])
+        for obj in objects:
+            obj.prefetched_tags = list(obj.tags.all())
+        items = type(self).serialise(objects, Context(request))
+        return json_response({"meta": {"total_count": total}, "items": items})
+
+    def _detail(self, request, pk):
+        obj = self.get_queryset().prefetch_related("tags").filter(pk=pk).first()
+        if obj is None:
+            raise Http404("not found")
+        obj.prefetched_tags = list(obj.tags.all())
+        return json_response(type(self).serialise([obj], Context(request))[0])
+
+
+class ImagesEndpoint(_MediaEndpoint):
+    name = "images"
+    model = get_image_model()
+    serialise = staticmethod(serialise_images)
+
+
+class DocumentsEndpoint(_MediaEndpoint):
+    name = "documents"
+    model = get_document_model()
+    serialise = staticmethod(serialise_documents)

@@ -1,0 +1,89 @@
+"""Published content changed: move the API's content version, tell the front ends."""
+
+import threading
+
+from django.db.models.signals import post_delete, post_save, pre_delete
+from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.signals import page_published, page_unpublished, post_page_move
+
+from cms import webhooks
+from cms.api_models import ContentVersion
+
+# Pages being deleted: Wagtail unpublishes them first, which must not read as "unpublished".
+_deleting = threading.local()
+
+
+def _deleting_ids() -> set:
+    if not hasattr(_deleting, "ids"):
+        _deleting.ids = set()
+    return _deleting.ids
+
+
+def bump(**kwargs):
+    ContentVersion.bump()
+
+
+def page_published_handler(instance, **kwargs):
+    ContentVersion.bump()
+    webhooks.emit(webhooks.page_event(instance, "published"))
+
+
+def page_unpublished_handler(instance, **kwargs):
+    ContentVersion.bump()
+    if instance.pk not in _deleting_ids():
+        webhooks.emit(webhooks.page_event(instance, "unpublished"))
+
+
+def page_pre_delete_handler(instance, **kwargs):
+    if isinstance(instance, Page):
+        _deleting_ids().add(instance.pk)
+        # Keep what the event needs: after the delete the row is gone.
+        instance._was_live = instance.live
+
+
+def page_post_delete_handler(instance, **kwargs):
+    # A page row is deleted once per table of its model (Page, then InterviewPage, …):
+    # speak once, for the row of its own type.
+    if not isinstance(instance, Page) or type(instance) is not instance.specific_class:
+        return
+    _deleting_ids().discard(instance.pk)
+    ContentVersion.bump()
+    if getattr(instance, "_was_live", instance.live):
+        webhooks.emit(webhooks.page_event(instance, "deleted"))
+
+
+def page_moved_handler(instance, url_path_before, url_path_after, **kwargs):
+    ContentVersion.bump()
+    if instance.live:
+        from cms.api.representation import Context
+
+        instance.url_path = url_path_after
+        webhooks.emit(
+            webhooks.page_event(
+                instance, "moved", old_url_path=Context().frontend_path(url_path_before)
+            )
+        )
+
+
+def register_signal_handlers():
+    from wagtail.documents import get_document_model
+    from wagtail.images import get_image_model
+
+    from cms.models import Organisation
+
+    page_published.connect(page_published_handler, dispatch_uid="cms-api-published")
+    page_unpublished.connect(page_unpublished_handler, dispatch_uid="cms-api-unpublished")
+    post_page_move.connect(page_moved_handler, dispatch_uid="cms-api-moved")
+    pre_delete.connect(page_pre_delete_handler, dispatch_uid="cms-api-pre-delete")
+    post_delete.connect(page_post_delete_handler, dispatch_uid="cms-api-post-delete")
+    # What the representations embed, and what decides who may see a page.
+    for model in (
+        Organisation,
+        get_image_model(),
+        get_document_model(),
+        PageViewRestriction,
+        Site,
+    ):
+        uid = f"cms-api-{model._meta.label_lower}"
+        post_save.connect(bump, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(bump, sender=model, dispatch_uid=f"{uid}-delete")

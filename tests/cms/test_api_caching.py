@@ -1,0 +1,118 @@
+"""HTTP caching of the content API: validators, 304s, and invalidation on publish."""
+
+import pytest
+from wagtail.models import PageViewRestriction
+
+from cms.models import Organisation
+
+pytestmark = pytest.mark.django_db
+
+URLS = ["/api/v2/pages/?type=interviews.InterviewPage", "/api/v2/pages/{pk}/"]
+
+
+def _urls(page):
+    return [url.format(pk=page.pk) for url in URLS]
+
+
+def test_list_and_detail_carry_validators_and_cdn_cache_control(seeded, client):
+    for url in _urls(seeded["interviews"][0]):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["ETag"].startswith('"')
+        assert response["Last-Modified"].endswith("GMT")
+        assert "public" in response["Cache-Control"]
+        assert "s-maxage=" in response["Cache-Control"]
+
+
+def test_conditional_requests_get_304_without_a_body(seeded, client):
+    for url in _urls(seeded["interviews"][0]):
+        first = client.get(url)
+        again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again["ETag"] == first["ETag"]
+        since = client.get(url, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+        assert since.status_code == 304
+        assert client.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+def test_different_queries_have_different_etags(seeded, client):
+    a = client.get("/api/v2/pages/?limit=1")["ETag"]
+    b = client.get("/api/v2/pages/?limit=2")["ETag"]
+    assert a != b
+
+
+def _etags(client, page):
+    return [client.get(url)["ETag"] for url in _urls(page)]
+
+
+def test_publishing_changes_every_validator(seeded, client):
+    page = seeded["interviews"][0]
+    before = _etags(client, page)
+    page.title = "A new title"
+    page.save_revision().publish()
+    after = _etags(client, page)
+    assert all(a != b for a, b in zip(before, after, strict=True))
+    assert client.get(_urls(page)[1]).json()["title"] == "A new title"
+
+
+def test_saving_a_draft_changes_nothing(seeded, client):
+    page = seeded["interviews"][0]
+    before = _etags(client, page)
+    page.title = "Draft title"
+    page.save_revision()
+    assert _etags(client, page) == before
+
+
+@pytest.mark.parametrize("change", ["unpublish", "delete", "restrict", "organisation"])
+def test_unpublish_delete_privacy_and_snippet_edits_change_validators(seeded, client, change):
+    page, other = seeded["interviews"][0], seeded["interviews"][1]
+    listing = client.get(URLS[0])
+    detail = client.get(_urls(other)[1])
+    if change == "unpublish":
+        page.unpublish()
+    elif change == "delete":
+        page.delete()
+    elif change == "restrict":
+        PageViewRestriction.objects.create(
+            page=page, restriction_type=PageViewRestriction.PASSWORD, password="x"
+        )
+    else:
+        org = Organisation.objects.get(name="Danubius University")
+        org.short_name = "UDD"
+        org.save()
+
+    new_listing = client.get(URLS[0], HTTP_IF_NONE_MATCH=listing["ETag"])
+    assert new_listing.status_code == 200
+    assert client.get(_urls(other)[1], HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 200
+    ids = {item["id"] for item in new_listing.json()["items"]}
+    if change == "organisation":
+        assert client.get(_urls(other)[1]).json()["organisation"]["short_name"] == "UDD"
+    else:
+        assert page.pk not in ids
+
+
+def test_upcoming_answers_follow_the_clock(seeded, client, settings, monkeypatch):
+    import time
+
+    url = "/api/v2/pages/?type=cms.EventPage&upcoming=true"
+    first = client.get(url)["ETag"]
+    later = time.time() + settings.API_TIME_BUCKET_SECONDS
+    monkeypatch.setattr("cms.api.caching.time.time", lambda: later)
+    assert client.get(url)["ETag"] != first
+
+
+def test_errors_are_not_cached_as_content(seeded, client):
+    response = client.get("/api/v2/pages/?limit=1000")
+    assert response.status_code == 400
+    assert "ETag" not in response
+
+
+def test_a_repeated_request_is_served_from_the_cache(seeded, client, django_assert_num_queries):
+    for url in ["/api/v2/pages/?type=cms.EventPage", "/api/events.ics"]:
+        first = client.get(url)
+        with django_assert_num_queries(1):  # the content version, nothing else
+            again = client.get(url)
+        assert again.content == first.content
+        assert again["Content-Type"] == first["Content-Type"]
+        assert again["ETag"] == first["ETag"]
