@@ -1,5 +1,6 @@
 """The content API as an external site sees it: representations, filters, no draft leak."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -97,16 +98,21 @@ def test_newsletter_blocks_reference_pages_as_cards(seeded, api):
 
     assert body["issue_number"] == 3
     assert body["subject"].startswith("PENELOPE newsletter #3")
-    stories = [b["value"] for b in body["body"] if b["type"] == "story"]
-    interview = seeded["interviews"][0]
-    card = next(s["button"]["page"] for s in stories if s["button"]["page"])
-    assert card["type"] == "cms.EventPage"
-    assert card["html_url"].startswith(f"{FRONT}/events/")
-    assert card["detail_url"].startswith(f"{SITE}/api/v2/pages/")
-    cards = [s["button"]["page"]["id"] for s in stories if s["button"]["page"]]
-    assert interview.pk in cards
-    # A path on the CMS stored in a URL block leaves as an absolute URL.
-    assert stories[0]["button"]["url"].startswith(f"{SITE}/documents/")
+    blocks = {b["type"]: b["value"] for b in reversed(body["body"])}
+    practice = blocks["good_practice"]["practice"]
+    assert practice["type"] == "cms.GoodPracticePage"
+    assert practice["html_url"] == f"{FRONT}/good-practices/gender-equality-training-handbook/"
+    assert practice["detail_url"].startswith(f"{SITE}/api/v2/pages/")
+    chosen_events = next(
+        b["value"]["events"]
+        for b in body["body"]
+        if b["type"] == "events" and b["value"]["source"] == "chosen"
+    )
+    assert {e["type"] for e in chosen_events} == {"cms.EventPage"}
+    assert all(e["html_url"].startswith(f"{FRONT}/events/") for e in chosen_events)
+    spotlight = json.dumps(blocks["interview_spotlight"])
+    for interview in seeded["interviews"]:
+        assert f'"id": {interview.pk}, "type": "interviews.InterviewPage"' in spotlight
 
 
 def test_home_and_index_pages(seeded, api):
