@@ -1,0 +1,105 @@
+"""Regenerate the README's admin screenshots with Debian's headless Chromium.
+
+Starts the product on a throw-away database (migrate + seed_demo), logs in as the demo
+admin and photographs the screens an editor uses most:
+
+    .venv/bin/python docs/admin_screenshots.py
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+# (file name, path relative to /admin/ or a callable that finds it, what to wait for)
+SHOTS = [
+    ("admin-newsletter-editor", "newsletter-edit"),
+    ("admin-subscribers", "/admin/snippets/mailing/subscriber/"),
+    ("admin-interview-editor", "interview-edit"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from docs.screenshots import _shrink
+
+    with tempfile.TemporaryDirectory(prefix="admin-shots-") as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DEBUG": "1",
+            "VAR_DIR": tmp,
+            "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
+            "MEDIA_ROOT": f"{tmp}/media",
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "DJANGO_SETTINGS_MODULE": "cms.settings",
+        }
+        manage = [sys.executable, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+        subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        ids = subprocess.run(
+            [*manage, "shell", "--no-imports", "-c",
+             "from newsletters.models import NewsletterPage as N;"
+             "from interviews.models import InterviewPage as I;"
+             "print(N.objects.get(issue_number=3).pk, I.objects.first().pk)"],
+            env=env, check=True, cwd=ROOT, capture_output=True, text=True,
+        ).stdout.split()
+        paths = {
+            "newsletter-edit": f"/admin/pages/{ids[0]}/edit/",
+            "interview-edit": f"/admin/pages/{ids[1]}/edit/",
+        }
+        server = subprocess.Popen(
+            [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            from playwright.sync_api import sync_playwright
+
+            OUT.mkdir(parents=True, exist_ok=True)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(f"{base}/admin/login/")
+                page.fill("input[name=username]", "admin")
+                page.fill("input[name=password]", os.environ.get("DEMO_ADMIN_PASSWORD",
+                                                                 "penelope-demo"))
+                page.click("button[type=submit]")
+                page.wait_for_url(f"{base}/admin/")
+                for name, target in SHOTS:
+                    page.goto(base + paths.get(target, target))
+                    page.wait_for_load_state("networkidle")
+                    path = OUT / f"{name}.png"
+                    page.screenshot(path=str(path))
+                    _shrink(path)
+                    print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KB")
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
