@@ -1,0 +1,1 @@
+"""Wagtail admin: send or schedule an issue, follow a campaign, read its report."""

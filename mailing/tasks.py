@@ -1,0 +1,63 @@
+"""django-q2 entry points: thin, taking ids; the work is in mailing.sending."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django_q.tasks import async_task
+
+from mailing import sending
+from mailing.models import Campaign, Delivery
+
+logger = logging.getLogger(__name__)
+
+DISPATCH = "mailing.tasks.dispatch"
+SEND = "mailing.tasks.send_campaign"
+
+
+def dispatch(force: bool = False):
+    """Start due campaigns and keep every sending campaign served by senders.
+
+    Runs from the periodic schedule, after scheduling, and when a worker process starts
+    (``force``: tasks in flight may have died with the previous cluster).
+    """
+    for campaign_id in sending.due_campaign_ids():
+        if sending.start_campaign(campaign_id):
+            enqueue_senders(campaign_id)
+    sending.requeue_expired()
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):
+        working = campaign.deliveries.filter(status=Delivery.Status.LEASED).exists()
+        if force or not working:
+            enqueue_senders(campaign.pk)
+
+
+def send_campaign(campaign_id: int):
+    """Send leased chunks until the campaign is done, stopped, or this task's time is up."""
+    outcome = sending.run_sender(campaign_id)
+    if outcome == "more":
+        async_task(SEND, campaign_id, task_name=f"send-campaign-{campaign_id}")
+    return outcome
+
+
+def enqueue_dispatch():
+    transaction.on_commit(lambda: async_task(DISPATCH, task_name="mailing-dispatch"))
+
+
+def enqueue_senders(campaign_id: int):
+    campaign = Campaign.objects.only("rate_limit").get(pk=campaign_id)
+    # A rate limit is paced inside one sender; several would multiply it.
+    count = 1 if campaign.rate_limit else max(1, settings.SENDING_CONCURRENCY)
+
+    def enqueue():
+        for _ in range(count):
+            async_task(SEND, campaign_id, task_name=f"send-campaign-{campaign_id}")
+
+    transaction.on_commit(enqueue)
+
+
+def on_worker_spawn(sender, proc_name=None, **kwargs):
+    """A (re)started worker picks up campaigns whose tasks died with a previous cluster."""
+    try:
+        async_task(DISPATCH, True, task_name="mailing-dispatch")
+    except Exception:  # noqa: BLE001 - a broker hiccup must not stop the worker
+        logger.exception("could not enqueue the campaign dispatcher")
