@@ -72,7 +72,7 @@ def _is_hard(event) -> bool:
     # anymail reports soft bounces as "deferred" for most ESPs; "bounced" with a 4xx
     # answer (when one is given) is still a temporary problem.
     response = (event.mta_response or "").strip()
-    return not response[:1] == "4"
+    return response[:1] != "4"
 
 
 def _jsonable(value):
