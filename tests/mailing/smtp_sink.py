@@ -5,6 +5,7 @@
 when it is the last code in the list.
 """
 
+import asyncio
 import threading
 from collections import Counter
 from email import message_from_bytes, policy
@@ -25,6 +26,7 @@ class Recorder:
         self.messages = []  # (recipient, raw bytes)
         self.counts = Counter()
         self.answers = {}
+        self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -37,6 +39,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.counts[rcpt.lower()] += 1
