@@ -389,6 +389,12 @@ def wrap_lines(text: str, limit: int = MAX_LINE) -> str:
 H_TO, H_DATE, H_MSGID, H_UNSUB = "%%H_TO%%", "%%H_DATE%%", "%%H_MSGID%%", "%%H_UNSUB%%"
 HTML_NAME, HTML_EMAIL = "%%HTML_NAME%%", "%%HTML_EMAIL%%"
 TOKEN_RE = re.compile(rb"(%%[A-Z_]+%%)")
+P_NAME, P_EMAIL, P_UNSUBSCRIBE, P_PREFERENCES = (
+    PLACEHOLDERS[key].encode() for key in ("name", "email", "unsubscribe_url", "preferences_url")
+)
+B_TO, B_DATE, B_MSGID, B_UNSUB, B_HTML_NAME, B_HTML_EMAIL = (
+    token.encode() for token in (H_TO, H_DATE, H_MSGID, H_UNSUB, HTML_NAME, HTML_EMAIL)
+)
 
 
 @dataclass
@@ -400,6 +406,7 @@ class MessageTemplate:
     keys: list = field(default_factory=list)
     eight_bit: bool = False
     sender: str = ""
+    _constant: dict | None = None
 
     @classmethod
     def build(cls, campaign: Campaign) -> MessageTemplate:
@@ -452,23 +459,30 @@ class MessageTemplate:
         )
 
     def values(self, recipient: Recipient, date: bytes) -> dict:
-        campaign = self.campaign
-        unsubscribe = tokens.unsubscribe_url(recipient.subscriber_id, recipient.list_id)
+        if self._constant is None:
+            campaign = self.campaign
+            self._constant = {
+                PLACEHOLDERS["web_url"].encode(): web_url(campaign).encode(),
+                "msgid": message_id(campaign, "{}"),
+            }
+        unsubscribe = tokens.unsubscribe_url(recipient.subscriber_id, recipient.list_id).encode()
         name = " ".join((recipient.name or "").split())
-        body = {
-            "name": name,
-            "email": recipient.email,
-            "unsubscribe_url": unsubscribe,
-            "preferences_url": tokens.preferences_url(recipient.subscriber_id),
-            "web_url": web_url(campaign),
-        }
-        values = {PLACEHOLDERS[key].encode(): value.encode() for key, value in body.items()}
-        values[HTML_NAME.encode()] = html_lib.escape(name).encode()
-        values[HTML_EMAIL.encode()] = html_lib.escape(recipient.email).encode()
-        values[H_TO.encode()] = formataddr((name, recipient.email), charset="utf-8").encode()
-        values[H_DATE.encode()] = date
-        values[H_MSGID.encode()] = message_id(campaign, recipient.delivery_id).encode()
-        values[H_UNSUB.encode()] = unsubscribe.encode()
+        email = recipient.email
+        values = dict(self._constant)
+        values.update(
+            {
+                P_NAME: name.encode(),
+                P_EMAIL: email.encode(),
+                P_UNSUBSCRIBE: unsubscribe,
+                P_PREFERENCES: tokens.preferences_url(recipient.subscriber_id).encode(),
+                B_HTML_NAME: html_lib.escape(name).encode(),
+                B_HTML_EMAIL: html_lib.escape(email).encode(),
+                B_TO: (formataddr((name, email), charset="utf-8") if name else email).encode(),
+                B_DATE: date,
+                B_MSGID: values.pop("msgid").format(recipient.delivery_id).encode(),
+                B_UNSUB: unsubscribe,
+            }
+        )
         return values
 
     def render(self, values: dict) -> bytes:
@@ -528,6 +542,11 @@ def _smtp_error(code: int, text) -> Exception:
     return Transient(reason) if 400 <= code < 500 else Permanent(reason)
 
 
+def _bare(address: str) -> str:
+    """An address for the SMTP envelope (stored addresses are validated; never let CR/LF in)."""
+    return address.replace("\r", "").replace("\n", "").strip("<> ")
+
+
 class SmtpTransport:
     """Raw bytes over one reused smtplib connection, per EMAIL_* settings."""
 
@@ -553,6 +572,7 @@ class SmtpTransport:
             smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
         self.smtp = smtp
         self.has_8bit = smtp.has_extn("8bitmime")
+        self.pipelining = smtp.has_extn("pipelining")
 
     def close(self):
         if self.smtp is not None:
@@ -570,17 +590,32 @@ class SmtpTransport:
                 raise Transient(f"connection: {exc}") from exc
         smtp = self.smtp
         try:
-            options = ["BODY=8BITMIME"] if eight_bit and self.has_8bit else []
-            code, text = smtp.mail(sender, options)
-            if code != 250:
-                raise self._refused(code, text)
-            code, text = smtp.rcpt(to)
-            if code not in (250, 251):
-                raise self._refused(code, text)
-            # smtplib.data() would re-scan 60 KB per message for dots; the template
-            # is already dot-stuffed, so speak DATA directly.
-            smtp.putcmd("data")
-            code, text = smtp.getreply()
+            options = " BODY=8BITMIME" if eight_bit and self.has_8bit else ""
+            if self.pipelining:
+                # RFC 2920: MAIL, RCPT and DATA in one write, then their three answers.
+                smtp.send(
+                    f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{_bare(to)}>\r\nDATA\r\n".encode()
+                )
+                replies = [smtp.getreply() for _ in range(3)]
+                (mail_code, mail_text), (rcpt_code, rcpt_text), (code, text) = replies
+                if code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+                    smtp.send(b".\r\n")  # a server that opened DATA anyway: close it empty
+                    smtp.getreply()
+                if mail_code != 250:
+                    raise self._refused(mail_code, mail_text)
+                if rcpt_code not in (250, 251):
+                    raise self._refused(rcpt_code, rcpt_text)
+            else:
+                code, text = smtp.mail(sender, options.split())
+                if code != 250:
+                    raise self._refused(code, text)
+                code, text = smtp.rcpt(to)
+                if code not in (250, 251):
+                    raise self._refused(code, text)
+                # smtplib.data() would re-scan 60 KB per message for dots; the template
+                # is already dot-stuffed, so speak DATA directly.
+                smtp.putcmd("data")
+                code, text = smtp.getreply()
             if code != 354:
                 raise self._refused(code, text)
             # One write: a separate ".\r\n" would meet Nagle + delayed ACK (40 ms).

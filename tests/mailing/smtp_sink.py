@@ -29,6 +29,14 @@ class Recorder:
         self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
         self.lock = threading.Lock()
 
+    pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
             codes = self.answers.get(address.lower())
@@ -110,3 +118,25 @@ def smtp_settings(port):
         "EMAIL_USE_SSL": False,
         "EMAIL_TIMEOUT": 10,
     }
+
+
+def main():
+    """`python -m tests.mailing.smtp_sink PORT`: a counting sink for benchmarks; Ctrl-C stops."""
+    import signal
+    import sys
+
+    sink = SmtpSink(keep_messages=False, port=int(sys.argv[1]))
+    recorder = sink.start()
+    print(sink.port, flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sink.stop()
+        print(recorder.total, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -134,7 +134,9 @@ def test_a_second_run_or_a_restart_sends_nothing_more(audience, sink):
     assert sink.total == len(EXPECTED)
 
 
-def test_transient_answers_are_retried_and_permanent_ones_recorded(audience, sink):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_transient_answers_are_retried_and_permanent_ones_recorded(audience, sink, pipelining):
+    sink.pipelining = pipelining
     sink.answers = {
         "raquel.ortega@example.org": [451, 250],
         "mirela.puiu@example.org": [421, 250],
