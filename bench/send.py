@@ -100,7 +100,7 @@ def sample_message(env) -> bytes:
         "sys.stdout.buffer.write(t.render(t.values(r, b'Thu, 01 Jan 2026 00:00:00 +0000')))\n"
     )
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -192,7 +192,7 @@ def main():
         },
     }
     print(json.dumps(figures, indent=2))
-    manage(env, "shell", "-c", "pass", check=False)
+    manage(env, "shell", "--no-imports", "-c", "pass", check=False)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ def test_scheduled_campaign_waits_for_its_time_then_goes(sending_world):
     assert world.probe.campaign(created["campaign"]) == "scheduled"
     time.sleep(2.5)
     # What the every-minute schedule does, without waiting a minute for it.
-    manage(world.env, "shell", "-c", "from mailing.tasks import dispatch; dispatch()")
+    manage(
+        world.env, "shell", "--no-imports", "-c", "from mailing.tasks import dispatch; dispatch()"
+    )
     world.wait_sent(created["campaign"])
     assert len(world.smtp.counts) == TOTAL

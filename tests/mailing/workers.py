@@ -71,7 +71,7 @@ def prepare_database(env, subscribers):
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
     if subscribers:
-        manage(env, "shell", "-c", CREATE_SUBSCRIBERS.format(n=subscribers))
+        manage(env, "shell", "--no-imports", "-c", CREATE_SUBSCRIBERS.format(n=subscribers))
 
 
 class Cluster:
