@@ -713,8 +713,16 @@ class Sender:
         self.chunk_size = setting("SENDING_CHUNK_SIZE", 500)
         self.time_budget = time_budget or setting("SENDING_TASK_SECONDS", 120)
         self.raw = uses_raw_smtp()
+        self.template = None
+        if self.raw:
+            try:
+                self.template = MessageTemplate.build(self.campaign)
+            except ValueError:
+                # A line too long for 8bit with nowhere safe to break it: let Django's
+                # email package encode each message instead (slower, still correct).
+                logger.warning("campaign %s: sending without the prebuilt message", campaign_id)
+                self.raw = False
         self.transport = SmtpTransport() if self.raw else BackendTransport()
-        self.template = MessageTemplate.build(self.campaign) if self.raw else None
         self.rate = self.campaign.rate_limit or 0
         self.sent_here = 0
 

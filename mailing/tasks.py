@@ -22,7 +22,17 @@ def dispatch(force: bool = False):
     (``force``: tasks in flight may have died with the previous cluster).
     """
     for campaign_id in sending.due_campaign_ids():
-        if sending.start_campaign(campaign_id):
+        try:
+            started = sending.start_campaign(campaign_id)
+        except Exception as exc:
+            # Rendering or the ledger failed: say so on the campaign instead of retrying
+            # the same error every minute.
+            logger.exception("campaign %s could not start", campaign_id)
+            Campaign(pk=campaign_id).transition(
+                Campaign.Status.FAILED, expect=[Campaign.Status.SCHEDULED], error=str(exc)[:2000]
+            )
+            continue
+        if started:
             enqueue_senders(campaign_id)
     sending.requeue_expired()
     for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):

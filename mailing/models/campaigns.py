@@ -30,7 +30,7 @@ class Campaign(models.Model):
     # from → allowed targets; the only place where status changes are defined.
     TRANSITIONS = {
         Status.DRAFT: {Status.SCHEDULED, Status.CANCELLED},
-        Status.SCHEDULED: {Status.SENDING, Status.CANCELLED, Status.DRAFT},
+        Status.SCHEDULED: {Status.SENDING, Status.CANCELLED, Status.DRAFT, Status.FAILED},
         Status.SENDING: {Status.PAUSED, Status.SENT, Status.CANCELLED, Status.FAILED},
         Status.PAUSED: {Status.SENDING, Status.CANCELLED},
         Status.SENT: set(),

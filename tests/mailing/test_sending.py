@@ -264,3 +264,18 @@ def test_test_send_goes_to_the_addresses_only(audience):
     assert mail.outbox[0].to == ["editor@example.org"]
     assert mail.outbox[0].subject.startswith("[Test] ")
     assert not Campaign.objects.exists()
+
+
+def test_a_campaign_that_cannot_start_is_marked_failed(audience, monkeypatch):
+    from mailing import tasks
+
+    def broken(page):
+        raise RuntimeError("template missing")
+
+    monkeypatch.setattr(sending, "render_email", broken)
+    campaign = sending.create_campaign(audience["page"], audience["lists"])
+    tasks.dispatch()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FAILED
+    assert "template missing" in campaign.error
+    assert not campaign.deliveries.exists()
