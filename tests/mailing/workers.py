@@ -4,6 +4,7 @@ The database is built once per session (migrate + seed_demo + generated subscrib
 and copied for each test, so workers in other processes share it with the test.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -94,17 +95,21 @@ class Cluster:
         return self
 
     def kill(self):
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        self.process.wait(10)
 
-    def stop(self):
-        if self.process and self.process.poll() is None:
+    def stop(self, grace=3):
+        """SIGTERM, then SIGKILL for whatever of the group is left after ``grace`` seconds."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(grace)
+        self.kill()
 
 
 class SqliteProbe:
