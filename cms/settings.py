@@ -222,3 +222,4 @@ SENDING_RATE_LIMIT = env.env_int("SENDING_RATE_LIMIT", 0)  # messages/s per camp
 SENDING_MAX_ATTEMPTS = env.env_int("SENDING_MAX_ATTEMPTS", 5)
 SENDING_RETRY_SECONDS = env.env_int("SENDING_RETRY_SECONDS", 60)  # doubled at each attempt
 SENDING_TASK_SECONDS = env.env_int("SENDING_TASK_SECONDS", 120)  # then the task re-enqueues
+SENDING_ESP_BATCH_SIZE = env.env_int("SENDING_ESP_BATCH_SIZE", 500)  # recipients per ESP call

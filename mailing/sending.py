@@ -672,11 +672,115 @@ class BackendTransport:
             self.close()
             raise Transient(f"connection lost: {exc}") from exc
         except Exception as exc:
+            from anymail.exceptions import AnymailUnsupportedFeature
+
+            if isinstance(exc, AnymailUnsupportedFeature):
+                raise
             raise _anymail_error(exc) from exc
         status = getattr(message, "anymail_status", None)
         if status is not None and status.status and status.status <= {"rejected", "invalid"}:
             raise Permanent(f"refused by the provider: {', '.join(sorted(status.status))}")
         return (status.message_id if status is not None else "") or ""
+
+
+# Inline merge-field syntax of ESPs whose batch sends fill per-recipient values into the
+# message (anymail ``merge_data``); None: the field is named by our placeholder itself.
+# ESPs missing here (postmark, amazon_ses: templates only) get one message per recipient.
+MERGE_FORMATS = {
+    "mailgun": "%recipient.{}%",
+    "mailjet": "[[var:{}]]",
+    "sparkpost": "{{{{{}}}}}",
+    "brevo": "{{{{ params.{} }}}}",
+    "mandrill": "*|{}|*",
+    "sendgrid": None,
+    "test": None,
+}
+MISSING = object()
+
+
+def esp_merge_format(backend: str | None = None):
+    """The merge-field format of the configured anymail ESP, or MISSING when it has none."""
+    backend = backend or settings.EMAIL_BACKEND
+    if not backend.startswith("anymail.backends."):
+        return MISSING
+    return MERGE_FORMATS.get(backend.split(".")[2], MISSING)
+
+
+class BatchTransport(BackendTransport):
+    """One ESP API call for many recipients: anymail merge_data, merge_headers, merge_metadata."""
+
+    FIELDS = {
+        "name": PLACEHOLDERS["name"],
+        "email": PLACEHOLDERS["email"],
+        "unsubscribe_url": PLACEHOLDERS["unsubscribe_url"],
+        "preferences_url": PLACEHOLDERS["preferences_url"],
+        "web_url": PLACEHOLDERS["web_url"],
+        "name_html": HTML_NAME,
+        "email_html": HTML_EMAIL,
+    }
+
+    def __init__(self, campaign: Campaign, field_format):
+        super().__init__()
+        self.campaign = campaign
+        self.format = field_format
+        html = campaign.html.replace(PLACEHOLDERS["name"], HTML_NAME).replace(
+            PLACEHOLDERS["email"], HTML_EMAIL
+        )
+        self.text, self.html = campaign.text, html
+        for key, placeholder in self.FIELDS.items():
+            self.text = self.text.replace(placeholder, self.field(key))
+            self.html = self.html.replace(placeholder, self.field(key))
+
+    def field(self, key):
+        return self.format.format(key) if self.format else self.FIELDS[key]
+
+    def key(self, key):
+        return key if self.format else self.FIELDS[key]
+
+    def send_batch(self, recipients: list[Recipient]) -> dict:
+        """{email: (message_id, refused?)}; raises Transient/Permanent for the whole call."""
+        campaign = self.campaign
+        message = EmailMultiAlternatives(
+            subject=campaign.subject,
+            body=self.text,
+            from_email=from_header(campaign),
+            to=[r.email for r in recipients],
+            reply_to=[campaign.reply_to] if campaign.reply_to else None,
+            headers={
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": list_id_header(campaign),
+            },
+        )
+        message.attach_alternative(self.html, "text/html")
+        data, headers, metadata = {}, {}, {}
+        for r in recipients:
+            unsubscribe = tokens.unsubscribe_url(r.subscriber_id, r.list_id)
+            values = {
+                "name": r.name or "",
+                "email": r.email,
+                "unsubscribe_url": unsubscribe,
+                "preferences_url": tokens.preferences_url(r.subscriber_id),
+                "name_html": html_lib.escape(r.name or ""),
+                "email_html": html_lib.escape(r.email),
+            }
+            data[r.email] = {self.key(k): v for k, v in values.items()}
+            headers[r.email] = {"List-Unsubscribe": f"<{unsubscribe}>"}
+            metadata[r.email] = {"delivery": str(r.delivery_id)}
+        message.merge_data = data
+        message.merge_global_data = {self.key("web_url"): web_url(campaign)}
+        message.merge_headers = headers
+        message.merge_metadata = metadata
+        message.metadata = {"campaign": str(campaign.pk)}
+        message.tags = ["newsletter", f"campaign-{campaign.pk}"]
+        self.send_message(message)
+        statuses = message.anymail_status.recipients
+        return {
+            r.email: (
+                str(getattr(statuses.get(r.email), "message_id", "") or ""),
+                getattr(statuses.get(r.email), "status", "") in {"rejected", "invalid"},
+            )
+            for r in recipients
+        }
 
 
 def _anymail_error(exc: Exception) -> Exception:
@@ -722,7 +826,14 @@ class Sender:
                 # email package encode each message instead (slower, still correct).
                 logger.warning("campaign %s: sending without the prebuilt message", campaign_id)
                 self.raw = False
-        self.transport = SmtpTransport() if self.raw else BackendTransport()
+        merge_format = MISSING if self.raw else esp_merge_format()
+        self.batch_size = setting("SENDING_ESP_BATCH_SIZE", 500)
+        if self.raw:
+            self.transport = SmtpTransport()
+        elif merge_format is not MISSING and self.batch_size > 1:
+            self.transport = BatchTransport(self.campaign, merge_format)
+        else:
+            self.transport = BackendTransport()
         self.rate = self.campaign.rate_limit or 0
         self.sent_here = 0
 
@@ -771,6 +882,8 @@ class Sender:
 
     def send_batch(self, batch: list[Recipient]) -> bool:
         """Send a leased chunk; False when the campaign stopped meanwhile."""
+        if isinstance(self.transport, BatchTransport):
+            return self.send_esp_batches(batch)
         date = format_datetime(timezone.now()).encode()
         last_check = time.monotonic()
         for recipient in batch:
@@ -783,6 +896,44 @@ class Sender:
             if self.rate:
                 self.pace()
             self.send_one(recipient, date)
+        return True
+
+    def send_esp_batches(self, batch: list[Recipient]) -> bool:
+        from anymail.exceptions import AnymailUnsupportedFeature
+
+        for start in range(0, len(batch), self.batch_size):
+            if start and not self.still_sending():
+                return False
+            group = [r for r in batch[start : start + self.batch_size] if r.email]
+            for r in batch[start : start + self.batch_size]:
+                if not r.email:
+                    self.ledger.failed(r, "subscriber erased")
+            if self.rate:
+                self.sent_here += len(group)
+                self.pace()
+            try:
+                results = self.transport.send_batch(group)
+            except AnymailUnsupportedFeature:
+                # This ESP cannot batch what we need: one message per recipient from now on.
+                logger.warning("ESP batch sending unsupported; sending one by one")
+                self.transport = BackendTransport()
+                date = format_datetime(timezone.now()).encode()
+                for recipient in group:
+                    self.send_one(recipient, date)
+                continue
+            except (Transient, Permanent) as exc:
+                for recipient in group:
+                    if isinstance(exc, Transient):
+                        self.ledger.retry(recipient, str(exc))
+                    else:
+                        self.ledger.failed(recipient, str(exc))
+                continue
+            for recipient in group:
+                message_id, refused = results[recipient.email]
+                if refused:
+                    self.ledger.failed(recipient, "refused by the provider")
+                else:
+                    self.ledger.sent(recipient, message_id)
         return True
 
     def pace(self):

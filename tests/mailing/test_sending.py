@@ -279,3 +279,54 @@ def test_a_campaign_that_cannot_start_is_marked_failed(audience, monkeypatch):
     assert campaign.status == Campaign.Status.FAILED
     assert "template missing" in campaign.error
     assert not campaign.deliveries.exists()
+
+
+def test_esp_batch_sends_use_merge_data_and_per_recipient_headers(audience):
+    """anymail's test backend stands in for a paid ESP (the only mock in these tests)."""
+    campaign = send_now(audience)
+    with override_settings(
+        EMAIL_BACKEND="anymail.backends.test.EmailBackend", SENDING_ESP_BATCH_SIZE=3
+    ):
+        assert sending.run_sender(campaign.pk) == "done"
+    assert len(mail.outbox) == 2  # 5 recipients in batches of 3
+    params = mail.outbox[0].anymail_test_params
+    assert params["is_batch_send"]
+    first = params["to"][0].addr_spec
+    values = params["merge_data"][first]
+    assert values["%%UNSUBSCRIBE_URL%%"].startswith("https://cms.example.org/subscriptions/")
+    assert (
+        params["merge_headers"][first]["List-Unsubscribe"] == f"<{values['%%UNSUBSCRIBE_URL%%']}>"
+    )
+    delivery = Delivery.objects.get(pk=params["merge_metadata"][first]["delivery"])
+    assert delivery.campaign_id == campaign.pk and delivery.status == Delivery.Status.SENT
+    assert "%%UNSUBSCRIBE_URL%%" in params["html_body"]  # filled in by the ESP
+    assert campaign.counts()["sent"] == 5
+
+
+def test_esp_errors_retry_the_whole_batch(audience, monkeypatch):
+    from anymail.exceptions import AnymailAPIError
+
+    campaign = send_now(audience)
+
+    class Flaky(AnymailAPIError):
+        status_code = 503
+
+    calls = []
+    original = sending.BatchTransport.send_message
+
+    def flaky(self, message):
+        calls.append(len(message.to))
+        if len(calls) == 1:
+            message.anymail_test_response = Flaky("service unavailable")
+        return original(self, message)
+
+    monkeypatch.setattr(sending.BatchTransport, "send_message", flaky)
+    with override_settings(
+        EMAIL_BACKEND="anymail.backends.test.EmailBackend",
+        SENDING_ESP_BATCH_SIZE=10,
+        SENDING_RETRY_SECONDS=0,
+    ):
+        assert sending.run_sender(campaign.pk) == "done"
+    assert calls == [5, 5]
+    assert campaign.counts()["sent"] == 5
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {2}
