@@ -838,7 +838,8 @@ class Sender:
         self.sent_here = 0
 
     def run(self) -> str:
-        """'done', 'stopped' (paused/cancelled) or 'more' (time is up; enqueue again)."""
+        """'done', 'stopped' (paused/cancelled), 'idle' (only later retries are left) or
+        'more' (time is up; enqueue again)."""
         started = time.monotonic()
         self.started = started
         try:
@@ -855,8 +856,13 @@ class Sender:
                     return "done"
                 if not self.still_sending():
                     return "stopped"
-                # Rows wait for a retry time or for another worker's lease: sleep until then.
-                time.sleep(self.wait_seconds(started))
+                # Rows wait for a retry time or for another worker's lease. A short wait is
+                # slept here; a long one frees the worker (the dispatcher's every-minute
+                # tick enqueues senders again).
+                wait = self.wait_seconds()
+                if wait is None:
+                    return "idle"
+                time.sleep(max(0.05, min(wait, self.time_budget - (time.monotonic() - started))))
             return "more"
         finally:
             release(self.owner)
@@ -866,7 +872,8 @@ class Sender:
         status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)
         return status.first() == Campaign.Status.SENDING
 
-    def wait_seconds(self, started) -> float:
+    def wait_seconds(self) -> float | None:
+        """Seconds until a row may be due again (at most 2), or None when that is far off."""
         now = timezone.now()
         nexts = Delivery.objects.filter(campaign=self.campaign).aggregate(
             retry=Min(
@@ -877,8 +884,9 @@ class Sender:
         )
         moments = [m for m in nexts.values() if m is not None]
         wait = min(((m - now).total_seconds() for m in moments), default=1.0)
-        left = self.time_budget - (time.monotonic() - started)
-        return max(0.05, min(wait + 0.05, 2.0, left))
+        if wait > setting("SENDING_MAX_WAIT_SECONDS", 15):
+            return None
+        return min(wait + 0.05, 2.0)
 
     def send_batch(self, batch: list[Recipient]) -> bool:
         """Send a leased chunk; False when the campaign stopped meanwhile."""
