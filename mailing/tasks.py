@@ -21,6 +21,7 @@ def dispatch(force: bool = False):
     Runs from the periodic schedule, after scheduling, and when a worker process starts
     (``force``: tasks in flight may have died with the previous cluster).
     """
+    started_now = set()
     for campaign_id in sending.due_campaign_ids():
         try:
             started = sending.start_campaign(campaign_id)
@@ -33,9 +34,13 @@ def dispatch(force: bool = False):
             )
             continue
         if started:
+            started_now.add(campaign_id)
             enqueue_senders(campaign_id)
     sending.requeue_expired()
-    for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING):
+    sending_now = Campaign.objects.filter(status=Campaign.Status.SENDING).exclude(
+        pk__in=started_now
+    )
+    for campaign in sending_now:
         working = campaign.deliveries.filter(status=Delivery.Status.LEASED).exists()
         if force or not working:
             enqueue_senders(campaign.pk)

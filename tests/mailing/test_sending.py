@@ -331,3 +331,35 @@ def test_esp_errors_retry_the_whole_batch(audience, monkeypatch):
     assert calls == [5, 5]
     assert campaign.counts()["sent"] == 5
     assert set(Delivery.objects.filter(campaign=campaign).values_list("attempts", flat=True)) == {2}
+
+
+def test_rate_limited_campaigns_get_one_paced_sender(
+    audience, sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    from mailing import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kw: queued.append(func))
+    with override_settings(SENDING_CONCURRENCY=4):
+        with django_capture_on_commit_callbacks(execute=True):
+            limited = sending.create_campaign(audience["page"], audience["lists"], rate_limit=50)
+            free = sending.create_campaign(audience["page"], audience["lists"])
+        assert queued == [tasks.DISPATCH, tasks.DISPATCH]
+        queued.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.dispatch()
+    assert queued.count(tasks.SEND) == 1 + 4
+    limited.refresh_from_db()
+    assert limited.rate_limit == 50 and free.rate_limit is None
+    clock = [1000.0]  # a fake monotonic clock that only sleeping moves
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 6))
+        clock[0] += seconds
+
+    monkeypatch.setattr(sending.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(sending.time, "sleep", sleep)
+    assert sending.run_sender(limited.pk) == "done"
+    assert slept == [0.02] * 4  # 5 messages at 50/s
+    assert sink.total == 5
