@@ -250,3 +250,15 @@ CORS_ALLOW_HEADERS = (
     "if-modified-since",
 )
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified"]
+
+# --- sending ---
+# Campaign pipeline (mailing/sending.py): recipients leased per chunk, a lease expires
+# (and returns to the queue) when its worker dies, transient failures retry with backoff.
+SENDING_CHUNK_SIZE = env.env_int("SENDING_CHUNK_SIZE", 500)
+SENDING_LEASE_SECONDS = env.env_int("SENDING_LEASE_SECONDS", 300)
+SENDING_CONCURRENCY = env.env_int("SENDING_CONCURRENCY", Q_CLUSTER["workers"])
+SENDING_RATE_LIMIT = env.env_int("SENDING_RATE_LIMIT", 0)  # messages/s per campaign, 0: none
+SENDING_MAX_ATTEMPTS = env.env_int("SENDING_MAX_ATTEMPTS", 5)
+SENDING_RETRY_SECONDS = env.env_int("SENDING_RETRY_SECONDS", 60)  # doubled at each attempt
+SENDING_TASK_SECONDS = env.env_int("SENDING_TASK_SECONDS", 120)  # then the task re-enqueues
+SENDING_ESP_BATCH_SIZE = env.env_int("SENDING_ESP_BATCH_SIZE", 500)  # recipients per ESP call

@@ -9,3 +9,4 @@ from mailing.models.audience import (  # noqa: F401
     email_hash,
     normalise_email,
 )
+from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402

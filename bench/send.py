@@ -1,0 +1,199 @@
+"""Benchmark: send the seed issue to N generated subscribers through a real SMTP server.
+
+    python bench/send.py [--n 10000] [--workers 2]
+
+Builds a fresh SQLite database (or uses DATABASE_URL/REDIS_URL when given, e.g.
+PostgreSQL + Redis), starts an SMTP sink in its own process on loopback (Postfix's
+smtp-sink when installed, else aiosmtpd), and
+prints, in one run:
+
+- the ceiling: raw smtplib sending one pre-built copy of the message N times over one
+  connection to that sink;
+- end to end: `send_newsletter` + a `qcluster` with --workers worker processes,
+  ledger included, from the campaign's start (materialising the ledger) to its finish;
+- peak RSS of each worker process (VmHWM), which must not grow with N.
+"""
+
+import argparse
+import json
+import os
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.mailing.workers import (  # noqa: E402
+    Cluster,
+    base_env,
+    campaign_status,
+    manage,
+    prepare_database,
+    send_newsletter,
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sink(kind):
+    port = free_port()
+    if kind == "smtp-sink":
+        # Postfix's smtp-sink (Debian package postfix): accepts and discards, in C.
+        sink = subprocess.Popen(
+            ["/usr/sbin/smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", "256"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+        return sink, port
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "tests.mailing.smtp_sink", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    sink.stdout.readline()
+    return sink, port
+
+
+def stop_sink(sink):
+    sink.terminate()
+    if sink.stdout is None:
+        sink.wait(10)
+        return None
+    out, _ = sink.communicate(timeout=30)
+    return int(out.strip().splitlines()[-1])
+
+
+def ceiling(port, message: bytes, n: int) -> float:
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    started = time.perf_counter()
+    for i in range(n):
+        smtp.sendmail("newsletter@example.org", [f"ceiling{i}@example.net"], message)
+    elapsed = time.perf_counter() - started
+    smtp.quit()
+    return n / elapsed
+
+
+def sample_message(env) -> bytes:
+    """One message of the campaign as the pipeline builds it (for the ceiling run)."""
+    code = (
+        "import sys\n"
+        "from mailing import sending\n"
+        "from mailing.models import Campaign\n"
+        "c = Campaign.objects.latest('pk')\n"
+        "t = sending.MessageTemplate.build(c)\n"
+        "d = c.deliveries.select_related('subscriber').first()\n"
+        "r = sending.Recipient(d.pk, d.subscriber_id, d.subscriber.email, d.subscriber.name,"
+        " d.mailing_list_id, 0)\n"
+        "sys.stdout.buffer.write(t.render(t.values(r, b'Thu, 01 Jan 2026 00:00:00 +0000')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.replace(b"\r\n..", b"\r\n.")
+
+
+def peak_rss_kib(pgid) -> dict:
+    peaks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.getpgid(int(pid)) != pgid:
+                continue
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ProcessLookupError):
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        peaks[f"{pid} {cmd[:40]}"] = int(fields["VmHWM"].split()[0])
+    return peaks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=500)
+    default_sink = "smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else "aiosmtpd"
+    parser.add_argument("--sink", choices=["smtp-sink", "aiosmtpd"], default=default_sink)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-send-"))
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'db.sqlite3'}"
+    extra = {"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
+    sink, port = start_sink(args.sink)
+    env = base_env(
+        database_url,
+        port,
+        Q_WORKERS=args.workers,
+        SENDING_CONCURRENCY=args.workers,
+        SENDING_CHUNK_SIZE=args.chunk,
+        **extra,
+    )
+    print(f"preparing {args.n} subscribers in {database_url.split('@')[-1]} …", flush=True)
+    prepare_database(env, args.n)
+    if database_url.startswith("sqlite"):
+        # The demo list also holds the four demo subscribers.
+        path = database_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    cluster = Cluster(env, tmp / "qcluster.log").start()
+    time.sleep(3)  # let the cluster start its workers
+    created = send_newsletter(env, "--list", "newsletter")
+    recipients = created["recipients"]
+    while True:
+        status = campaign_status(env, created["campaign"])
+        if status["status"] not in {"scheduled", "sending"}:
+            break
+        time.sleep(0.5)
+    peaks = peak_rss_kib(cluster.process.pid)
+    cluster.stop()
+    from datetime import datetime
+
+    started = datetime.fromisoformat(status["started_at"])
+    finished = datetime.fromisoformat(status["finished_at"])
+    elapsed = (finished - started).total_seconds()
+
+    message = sample_message(env)
+    rate_ceiling = ceiling(port, message, min(args.n, 10_000))
+    received = stop_sink(sink)
+
+    figures = {
+        "sink": args.sink,
+        "recipients": recipients,
+        "status": status["status"],
+        "sent": status["sent"],
+        "failed": status["failed"],
+        "received_by_sink": received,
+        "message_bytes": len(message),
+        "seconds": round(elapsed, 2),
+        "messages_per_second": round(status["sent"] / elapsed, 1),
+        "ceiling_raw_smtplib_per_second": round(rate_ceiling, 1),
+        "peak_rss_mib_per_process": {
+            name: round(kib / 1024, 1) for name, kib in sorted(peaks.items())
+        },
+    }
+    print(json.dumps(figures, indent=2))
+    manage(env, "shell", "--no-imports", "-c", "pass", check=False)
+
+
+if __name__ == "__main__":
+    main()

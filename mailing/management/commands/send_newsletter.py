@@ -1,0 +1,71 @@
+"""Create and schedule a campaign for a newsletter page, or send it as a test right away."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from mailing import sending
+from mailing.models import MailingList
+from newsletters.models import NewsletterPage
+
+
+class Command(BaseCommand):
+    help = "Schedule a newsletter issue for one or more lists, or send test copies now."
+
+    def add_arguments(self, parser):
+        parser.add_argument("page", help="Newsletter page id or slug")
+        parser.add_argument("--list", action="append", default=[], dest="lists", metavar="SLUG")
+        parser.add_argument("--at", help="Send time, ISO-8601 (default: now)")
+        parser.add_argument("--test-to", action="append", default=[], metavar="EMAIL")
+        parser.add_argument("--rate", type=int, help="Messages per second at most")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options):
+        page = self.find_page(options["page"])
+        if options["test_to"]:
+            if options["lists"]:
+                raise CommandError("--test-to sends to the given addresses only; drop --list.")
+            count = sending.send_test(page, options["test_to"])
+            if options["json"]:
+                self.stdout.write(json.dumps({"test_sent": count}))
+            else:
+                self.stdout.write(f"Sent {count} test message(s).")
+            return
+        if not options["lists"]:
+            raise CommandError("Give at least one --list SLUG (or --test-to EMAIL).")
+        lists = list(MailingList.objects.filter(slug__in=options["lists"]))
+        missing = set(options["lists"]) - {ml.slug for ml in lists}
+        if missing:
+            raise CommandError(f"Unknown list(s): {', '.join(sorted(missing))}")
+        send_at = self.parse_time(options["at"]) if options["at"] else None
+        with transaction.atomic():
+            campaign = sending.create_campaign(
+                page, lists, send_at=send_at, rate_limit=options["rate"]
+            )
+        recipients = sending.count_recipients(lists)
+        if options["json"]:
+            self.stdout.write(json.dumps({"campaign": campaign.pk, "recipients": recipients}))
+        else:
+            when = timezone.localtime(campaign.send_at).isoformat(timespec="seconds")
+            self.stdout.write(
+                f"Campaign {campaign.pk}: {recipients} recipient(s), scheduled for {when}."
+            )
+
+    def find_page(self, value):
+        pages = NewsletterPage.objects.all()
+        page = pages.filter(pk=value).first() if value.isdigit() else None
+        page = page or pages.filter(slug=value).first()
+        if page is None:
+            raise CommandError(f"No newsletter page with id or slug {value!r}.")
+        return page
+
+    def parse_time(self, value):
+        moment = parse_datetime(value)
+        if moment is None:
+            raise CommandError(f"--at: not an ISO-8601 date and time: {value!r}")
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment

@@ -1,0 +1,142 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives.
+
+``answers`` makes it refuse chosen recipients: ``{"a@x.org": [451, 250]}`` answers
+451 to the first RCPT for that address and accepts the second; 550 stays forever
+when it is the last code in the list.
+"""
+
+import asyncio
+import threading
+from collections import Counter
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+TEXTS = {
+    421: "4.3.2 Service shutting down",
+    451: "4.7.1 Greylisted, try again later",
+    452: "4.2.2 Mailbox full",
+    550: "5.1.1 No such user",
+}
+
+
+class Recorder:
+    def __init__(self, keep_messages=True):
+        self.keep_messages = keep_messages
+        self.messages = []  # (recipient, raw bytes)
+        self.counts = Counter()
+        self.answers = {}
+        self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
+        self.lock = threading.Lock()
+
+    pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            codes = self.answers.get(address.lower())
+            code = (codes.pop(0) if len(codes) > 1 else codes[0]) if codes else 250
+        if code != 250:
+            return f"{code} {TEXTS.get(code, 'refused')}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.counts[rcpt.lower()] += 1
+                if self.keep_messages:
+                    self.messages.append((rcpt.lower(), envelope.original_content))
+        return "250 Message accepted for delivery"
+
+    def parsed(self):
+        with self.lock:
+            return [
+                (rcpt, message_from_bytes(raw, policy=policy.default))
+                for rcpt, raw in self.messages
+            ]
+
+    @property
+    def total(self):
+        with self.lock:
+            return sum(self.counts.values())
+
+
+class SmtpSink:
+    def __init__(self, keep_messages=True, port=0):
+        self.recorder = Recorder(keep_messages)
+        self.controller = Controller(
+            self.recorder,
+            hostname="127.0.0.1",
+            port=port or _free_port(),
+            data_size_limit=10 * 1024 * 1024,
+            decode_data=False,
+        )
+
+    @property
+    def port(self):
+        return self.controller.port
+
+    def __enter__(self):
+        self.controller.start()
+        return self.recorder
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    def start(self):
+        return self.__enter__()
+
+    def stop(self):
+        self.__exit__()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_settings(port):
+    """Settings overrides that make Django (and mailing.sending) use this sink."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
+def main():
+    """`python -m tests.mailing.smtp_sink PORT`: a counting sink for benchmarks; Ctrl-C stops."""
+    import signal
+    import sys
+
+    sink = SmtpSink(keep_messages=False, port=int(sys.argv[1]))
+    recorder = sink.start()
+    print(sink.port, flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sink.stop()
+        print(recorder.total, flush=True)
+
+
+if __name__ == "__main__":
+    main()
