@@ -17,8 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # (file name, path relative to /admin/ or a callable that finds it, what to wait for)
 SHOTS = [
@@ -51,22 +57,35 @@ def main() -> None:
         }
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+        )
         ids = subprocess.run(
-            [*manage, "shell", "--no-imports", "-c",
-             "from newsletters.models import NewsletterPage as N;"
-             "from interviews.models import InterviewPage as I;"
-             "print(N.objects.get(issue_number=3).pk, I.objects.first().pk)"],
-            env=env, check=True, cwd=ROOT, capture_output=True, text=True,
+            [
+                *manage,
+                "shell",
+                "--no-imports",
+                "-c",
+                "from newsletters.models import NewsletterPage as N;"
+                "from interviews.models import InterviewPage as I;"
+                "print(N.objects.get(issue_number=3).pk, I.objects.first().pk)",
+            ],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.split()
         paths = {
             "newsletter-edit": f"/admin/pages/{ids[0]}/edit/",
             "interview-edit": f"/admin/pages/{ids[1]}/edit/",
         }
         server = subprocess.Popen(
-            [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], env=env, cwd=ROOT,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -84,8 +103,9 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{base}/admin/login/")
                 page.fill("input[name=username]", "admin")
-                page.fill("input[name=password]", os.environ.get("DEMO_ADMIN_PASSWORD",
-                                                                 "penelope-demo"))
+                page.fill(
+                    "input[name=password]", os.environ.get("DEMO_ADMIN_PASSWORD", "penelope-demo")
+                )
                 page.click("button[type=submit]")
                 page.wait_for_url(f"{base}/admin/")
                 for name, target in SHOTS:

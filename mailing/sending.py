@@ -196,11 +196,10 @@ def finish_if_done(campaign: Campaign) -> bool:
 def _mark_issue_sent(campaign: Campaign):
     from newsletters.models import NewsletterPage
 
-    # NewsletterPage.sent_at arrives with the newsletters branch; until then there is none.
-    if any(f.name == "sent_at" for f in NewsletterPage._meta.get_fields()):
-        NewsletterPage.objects.filter(pk=campaign.page_id, sent_at__isnull=True).update(
-            sent_at=campaign.finished_at
-        )
+    # The first finished campaign of an issue dates it; the next-issue draft starts there.
+    NewsletterPage.objects.filter(pk=campaign.page_id, sent_at__isnull=True).update(
+        sent_at=campaign.finished_at
+    )
 
 
 def due_campaign_ids():
@@ -503,7 +502,6 @@ def personal_message(campaign: Campaign, recipient: Recipient) -> EmailMultiAlte
         "preferences_url": tokens.preferences_url(recipient.subscriber_id),
         "web_url": web_url(campaign),
     }
-    html_values = {key: html_lib.escape(value) for key, value in values.items()}
     message = EmailMultiAlternatives(
         subject=campaign.subject,
         body=personalise(campaign.text, values),
@@ -517,7 +515,7 @@ def personal_message(campaign: Campaign, recipient: Recipient) -> EmailMultiAlte
             "List-Id": list_id_header(campaign),
         },
     )
-    message.attach_alternative(personalise(campaign.html, html_values), "text/html")
+    message.attach_alternative(personalise(campaign.html, values, html=True), "text/html")
     # anymail: webhooks carry these back (mailing.tracking maps them to the delivery).
     message.metadata = {"campaign": str(campaign.pk), "delivery": str(recipient.delivery_id)}
     message.tags = ["newsletter", f"campaign-{campaign.pk}"]

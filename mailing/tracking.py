@@ -4,6 +4,7 @@ import logging
 
 from django.utils import timezone
 
+from mailing import subscriptions
 from mailing.models import Delivery, DeliveryEvent, Suppression
 from mailing.sending import delivery_from_message_id
 
@@ -53,11 +54,21 @@ def on_tracking(sender, event, esp_name, **kwargs):
             if kind == DeliveryEvent.Kind.COMPLAINED
             else Suppression.Reason.HARD_BOUNCE
         )
-        Suppression.add(event.recipient, reason, detail=f"{esp_name}: {event.description or ''}")
+        subscriptions.suppress(
+            event.recipient,
+            reason,
+            detail=f"{esp_name}: {event.description or ''}",
+            source=f"{esp_name} webhook",
+        )
     delivery = find_delivery(event)
     if delivery is None:
         logger.info("%s %s event for an unknown message", esp_name, event.event_type)
         return
+    if kind == DeliveryEvent.Kind.UNSUBSCRIBED and delivery.subscriber_id:
+        # The ESP's own unsubscribe link or header: leave the list the message came through.
+        subscriptions.unsubscribe(
+            delivery.subscriber_id, delivery.mailing_list_id, source=f"{esp_name} webhook"
+        )
     DeliveryEvent.objects.create(
         delivery=delivery,
         kind=kind,
