@@ -6,6 +6,7 @@ admin and photographs the screens an editor uses most:
     .venv/bin/python docs/admin_screenshots.py
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +30,8 @@ ARGS = [
 # (file name, path relative to /admin/ or a callable that finds it, what to wait for)
 SHOTS = [
     ("admin-newsletter-editor", "newsletter-edit"),
+    ("admin-send-or-schedule", "send"),
+    ("admin-campaign-report", "campaign"),
     ("admin-subscribers", "/admin/snippets/mailing/subscriber/"),
     ("admin-interview-editor", "interview-edit"),
 ]
@@ -76,9 +79,49 @@ def main() -> None:
             capture_output=True,
             text=True,
         ).stdout.split()
+        # Send issue #3 to the demo list through a worker, for the campaign screens.
+        campaign = json.loads(
+            subprocess.run(
+                [*manage, "send_newsletter", ids[0], "--list", "newsletter", "--json"],
+                env=env,
+                check=True,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )["campaign"]
+        worker = subprocess.Popen(
+            [*manage, "qcluster"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(120):
+                status = json.loads(
+                    subprocess.run(
+                        [*manage, "campaign_status", str(campaign), "--json"],
+                        env=env,
+                        check=True,
+                        cwd=ROOT,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                )
+                if status["status"] == "sent":
+                    break
+                time.sleep(1)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
         paths = {
             "newsletter-edit": f"/admin/pages/{ids[0]}/edit/",
             "interview-edit": f"/admin/pages/{ids[1]}/edit/",
+            "send": f"/admin/campaigns/send/{ids[0]}/",
+            "campaign": f"/admin/campaigns/{campaign}/",
         }
         server = subprocess.Popen(
             [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
