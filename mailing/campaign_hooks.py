@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import TruncHour, TruncMinute, TruncSecond
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -159,7 +160,7 @@ def progress(campaign: Campaign) -> dict:
         percent = 100 if campaign.status == Campaign.Status.SENT else 0
 
     def shown(moment):
-        return date_format(local(moment), "DATETIME_FORMAT") if moment else "—"
+        return date_format(local(moment), "j M Y, H:i:s") if moment else "—"
 
     return {
         "status": campaign.status,
@@ -220,6 +221,12 @@ def progress_view(request, campaign_id):
     data = progress(campaign)
     if not can_send(request.user):
         data["actions"] = []
+    if request.GET.get("chart"):
+        data["chart_html"] = render_to_string(
+            "mailing/campaigns/_chart.html",
+            {"chart": chart(campaign), "time_zone": timezone.get_current_timezone_name()},
+            request=request,
+        )
     return JsonResponse(data)
 
 
