@@ -117,6 +117,9 @@ def send_view(request, page_id):
                     )
                 messages.success(request, _("Campaign scheduled."))
                 return redirect("mailing_campaign", campaign.pk)
+    campaigns = list(page.campaigns.order_by("-created_at")[:10])
+    for campaign in campaigns:
+        campaign.status_class = STATUS_CLASSES.get(campaign.status, "")
     title = _("Send or schedule “%(title)s”") % {"title": page.title}
     return render(
         request,
@@ -125,8 +128,7 @@ def send_view(request, page_id):
             "page": page,
             "form": form,
             "can_send": allowed,
-            "campaigns": page.campaigns.order_by("-created_at")[:10],
-            "status_classes": STATUS_CLASSES,
+            "campaigns": campaigns,
             "count_url": reverse("mailing_campaign_count"),
             "time_zone": form.time_zone,
             "header_title": title,
