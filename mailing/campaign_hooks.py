@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -199,6 +199,12 @@ def campaign_view(request, campaign_id):
                 for kind, count in campaign.event_counts().items()
             ],
             "chart": chart(campaign),
+            "estimated_recipients": (
+                sending.count_recipients(campaign.lists.all())
+                if campaign.status in (Status.DRAFT, Status.SCHEDULED)
+                and not campaign.recipients_count
+                else None
+            ),
             "can_send": allowed,
             "actions": valid_actions(campaign) if allowed else [],
             "status_class": STATUS_CLASSES.get(campaign.status, ""),
@@ -307,12 +313,12 @@ def bucket_seconds(span: float) -> int:
 
 def bucket_label(size: int) -> str:
     if size < 60:
-        return _("per %(n)s seconds") % {"n": size} if size > 1 else _("per second")
+        return ngettext("per second", "per %(n)s seconds", size) % {"n": size}
     if size < 3600:
         n = size // 60
-        return _("per %(n)s minutes") % {"n": n} if n > 1 else _("per minute")
+        return ngettext("per minute", "per %(n)s minutes", n) % {"n": n}
     n = size // 3600
-    return _("per %(n)s hours") % {"n": n} if n > 1 else _("per hour")
+    return ngettext("per hour", "per %(n)s hours", n) % {"n": n}
 
 
 def _series(campaign: Campaign, trunc) -> dict:

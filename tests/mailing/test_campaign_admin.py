@@ -66,6 +66,7 @@ def test_senders_schedule_follow_and_control_a_campaign(client, seeded, sender):
     assert detail.status_code == 200 and 'role="progressbar"' in detail.content.decode()
     progress = client.get(f"/admin/campaigns/{campaign.pk}/progress/").json()
     assert progress["status"] == "scheduled" and progress["percent"] == 0
+    assert "about 4 (counted when sending starts)" in detail.content.decode()
 
     sending.start_campaign(campaign.pk)
     client.post(f"/admin/campaigns/{campaign.pk}/pause/")
