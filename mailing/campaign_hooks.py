@@ -4,31 +4,55 @@ Everyone who may edit an issue may send it as a test to chosen addresses; only u
 with ``mailing.send_campaign`` (the "Newsletter senders" group) may send to lists.
 """
 
-import json
+import math
+from datetime import timedelta
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.validators import validate_email
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
+from django.db.models import Count, Prefetch, Q
+from django.db.models.functions import TruncHour, TruncMinute, TruncSecond
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.widgets import AdminDateTimeInput, Button
+from wagtail.admin.widgets import Button
 
 from mailing import sending
+from mailing.campaign_forms import SendForm
 from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList
 from newsletters.models import NewsletterPage
 
 SEND_PERMISSION = "mailing.send_campaign"
+PER_PAGE = 25
+
+Status = Campaign.Status
+
+# Wagtail status-tag modifiers by campaign status.
+STATUS_CLASSES = {
+    Status.DRAFT: "",
+    Status.SCHEDULED: "w-status--label",
+    Status.SENDING: "w-status--label",
+    Status.PAUSED: "w-status--label",
+    Status.SENT: "w-status--primary",
+    Status.CANCELLED: "w-status--disabled",
+    Status.FAILED: "w-status--disabled",
+}
+
+# Admin action → (status it moves to, statuses it may start from; None: any the model allows).
+ACTIONS = {
+    "pause": (Status.PAUSED, None),
+    "resume": (Status.SENDING, {Status.PAUSED}),
+    "cancel": (Status.CANCELLED, None),
+}
 
 
 def can_send(user) -> bool:
@@ -39,30 +63,30 @@ def can_test(user, page) -> bool:
     return can_send(user) or page.permissions_for_user(user).can_edit()
 
 
-class SendForm(forms.Form):
-    lists = forms.ModelMultipleChoiceField(
-        queryset=MailingList.objects.all(),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        label=gettext_lazy("Lists"),
-    )
-    send_at = forms.DateTimeField(
-        required=False,
-        widget=AdminDateTimeInput,
-        label=gettext_lazy("Send at"),
-        help_text=gettext_lazy("Leave empty to send now."),
-    )
-    test_to = forms.CharField(
-        required=False,
-        label=gettext_lazy("Send a test to"),
-        help_text=gettext_lazy("Addresses separated by commas."),
-    )
+def valid_actions(campaign: Campaign) -> list[str]:
+    """The admin actions the model's transitions allow from the campaign's status."""
+    targets = Campaign.TRANSITIONS.get(campaign.status, set())
+    return [
+        name
+        for name, (target, sources) in ACTIONS.items()
+        if target in targets and (sources is None or campaign.status in sources)
+    ]
 
-    def clean_test_to(self):
-        addresses = [a.strip() for a in self.cleaned_data["test_to"].split(",") if a.strip()]
-        for address in addresses:
-            validate_email(address)
-        return addresses
+
+def campaign_title(campaign: Campaign) -> str:
+    return _("%(issue)s — campaign %(id)s") % {"issue": campaign.page.title, "id": campaign.pk}
+
+
+def home_crumb() -> dict:
+    return {"url": reverse("wagtailadmin_home"), "label": _("Home")}
+
+
+def campaigns_crumb() -> dict:
+    return {"url": reverse("mailing_campaigns"), "label": _("Campaigns")}
+
+
+def local(moment):
+    return timezone.localtime(moment) if moment else None
 
 
 def send_view(request, page_id):
@@ -93,6 +117,10 @@ def send_view(request, page_id):
                     )
                 messages.success(request, _("Campaign scheduled."))
                 return redirect("mailing_campaign", campaign.pk)
+    campaigns = list(page.campaigns.order_by("-created_at")[:10])
+    for campaign in campaigns:
+        campaign.status_class = STATUS_CLASSES.get(campaign.status, "")
+    title = _("Send or schedule “%(title)s”") % {"title": page.title}
     return render(
         request,
         "mailing/campaigns/send.html",
@@ -100,8 +128,17 @@ def send_view(request, page_id):
             "page": page,
             "form": form,
             "can_send": allowed,
-            "campaigns": page.campaigns.order_by("-created_at")[:10],
+            "campaigns": campaigns,
             "count_url": reverse("mailing_campaign_count"),
+            "time_zone": form.time_zone,
+            "header_title": title,
+            "header_icon": "mail",
+            "breadcrumbs_items": [
+                home_crumb(),
+                campaigns_crumb(),
+                {"url": reverse("wagtailadmin_pages:edit", args=[page.pk]), "label": page.title},
+                {"url": "", "label": _("Send or schedule")},
+            ],
         },
     )
 
@@ -123,20 +160,33 @@ def progress(campaign: Campaign) -> dict:
         percent = int(100 * done / total)
     else:
         percent = 100 if campaign.status == Campaign.Status.SENT else 0
+
+    def shown(moment):
+        return date_format(local(moment), "j M Y, H:i:s") if moment else "—"
+
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
+        "status_class": STATUS_CLASSES.get(campaign.status, ""),
+        "actions": valid_actions(campaign),
         **counts,
         "percent": percent,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        "started_label": shown(campaign.started_at),
+        "finished_label": shown(campaign.finished_at),
     }
 
 
 def campaign_view(request, campaign_id):
-    campaign = get_object_or_404(Campaign.objects.select_related("page"), pk=campaign_id)
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("page", "created_by").prefetch_related("lists"),
+        pk=campaign_id,
+    )
     if not can_test(request.user, campaign.page):
         raise PermissionDenied
+    title = campaign_title(campaign)
+    allowed = can_send(request.user)
     return render(
         request,
         "mailing/campaigns/detail.html",
@@ -144,10 +194,30 @@ def campaign_view(request, campaign_id):
             "campaign": campaign,
             "progress": progress(campaign),
             "progress_url": reverse("mailing_campaign_progress", args=[campaign.pk]),
-            "events": campaign.event_counts(),
+            "events": [
+                (DeliveryEvent.Kind(kind).label, count)
+                for kind, count in campaign.event_counts().items()
+            ],
             "chart": chart(campaign),
-            "can_send": can_send(request.user),
+            "estimated_recipients": (
+                sending.count_recipients(campaign.lists.all())
+                if campaign.status in (Status.DRAFT, Status.SCHEDULED)
+                and not campaign.recipients_count
+                else None
+            ),
+            "can_send": allowed,
+            "actions": valid_actions(campaign) if allowed else [],
+            "status_class": STATUS_CLASSES.get(campaign.status, ""),
+            "time_zone": timezone.get_current_timezone_name(),
             "web_url": sending.web_url(campaign),
+            "issue_url": reverse("wagtailadmin_pages:edit", args=[campaign.page_id]),
+            "header_title": title,
+            "header_icon": "mail",
+            "breadcrumbs_items": [
+                home_crumb(),
+                campaigns_crumb(),
+                {"url": "", "label": title},
+            ],
         },
     )
 
@@ -156,7 +226,16 @@ def progress_view(request, campaign_id):
     campaign = get_object_or_404(Campaign.objects.select_related("page"), pk=campaign_id)
     if not can_test(request.user, campaign.page):
         raise PermissionDenied
-    return JsonResponse(progress(campaign))
+    data = progress(campaign)
+    if not can_send(request.user):
+        data["actions"] = []
+    if request.GET.get("chart"):
+        data["chart_html"] = render_to_string(
+            "mailing/campaigns/_chart.html",
+            {"chart": chart(campaign), "time_zone": timezone.get_current_timezone_name()},
+            request=request,
+        )
+    return JsonResponse(data)
 
 
 @require_POST
@@ -169,7 +248,9 @@ def action_view(request, campaign_id, action):
         raise Http404
     done = actions[action](campaign)
     if done:
-        messages.success(request, _("Campaign: %(status)s.") % {"status": campaign.status})
+        messages.success(
+            request, _("Campaign: %(status)s.") % {"status": campaign.get_status_display()}
+        )
     else:
         messages.warning(request, _("Not possible in the campaign's current state."))
     return redirect("mailing_campaign", campaign.pk)
@@ -178,16 +259,73 @@ def action_view(request, campaign_id, action):
 def index_view(request):
     if not request.user.has_perm("wagtailadmin.access_admin"):
         raise PermissionDenied
-    campaigns = Campaign.objects.select_related("page").order_by("-created_at")[:100]
-    return render(request, "mailing/campaigns/index.html", {"campaigns": campaigns})
+    campaigns = (
+        Campaign.objects.select_related("page")
+        .prefetch_related(Prefetch("lists", queryset=MailingList.objects.order_by("name")))
+        .annotate(
+            sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)),
+            failed=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED)),
+        )
+        .order_by("-created_at", "-pk")
+    )
+    paginator = Paginator(campaigns, PER_PAGE)
+    page = paginator.get_page(request.GET.get("p"))
+    for campaign in page:
+        campaign.status_class = STATUS_CLASSES.get(campaign.status, "")
+    return render(
+        request,
+        "mailing/campaigns/index.html",
+        {
+            "campaigns": page,
+            "page_obj": page,
+            "elided_page_range": paginator.get_elided_page_range(page.number),
+            "time_zone": timezone.get_current_timezone_name(),
+            "header_title": _("Campaigns"),
+            "header_icon": "mail",
+            "breadcrumbs_items": [home_crumb(), {"url": "", "label": _("Campaigns")}],
+        },
+    )
 
 
-def chart(campaign: Campaign, width=640, height=160) -> dict:
-    """Cumulative sends and events per minute, as SVG polylines."""
+# Bucket widths the chart may use, in seconds; the first giving at most MAX_BUCKETS wins.
+BUCKETS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400]
+MAX_BUCKETS = 60
+SERIES_LABELS = {
+    "sent": gettext_lazy("Sent"),
+    "opened": gettext_lazy("Opened"),
+    "clicked": gettext_lazy("Clicked"),
+    "bounced": gettext_lazy("Bounced"),
+}
+SERIES_COLOURS = {
+    "sent": "#007d7e",
+    "opened": "#d97706",
+    "clicked": "#2563eb",
+    "bounced": "#cd4444",
+}
+
+
+def bucket_seconds(span: float) -> int:
+    for size in BUCKETS:
+        if span / size <= MAX_BUCKETS:
+            return size
+    return math.ceil(span / MAX_BUCKETS / 86400) * 86400
+
+
+def bucket_label(size: int) -> str:
+    if size < 60:
+        return ngettext("per second", "per %(n)s seconds", size) % {"n": size}
+    if size < 3600:
+        n = size // 60
+        return ngettext("per minute", "per %(n)s minutes", n) % {"n": n}
+    n = size // 3600
+    return ngettext("per hour", "per %(n)s hours", n) % {"n": n}
+
+
+def _series(campaign: Campaign, trunc) -> dict:
     series = {
         "sent": list(
             campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__isnull=False)
-            .annotate(t=TruncMinute("sent_at"))
+            .annotate(t=trunc("sent_at"))
             .values_list("t")
             .annotate(n=Count("id"))
             .order_by("t")
@@ -196,33 +334,80 @@ def chart(campaign: Campaign, width=640, height=160) -> dict:
     for kind in ("opened", "clicked", "bounced"):
         series[kind] = list(
             DeliveryEvent.objects.filter(delivery__campaign=campaign, kind=kind)
-            .annotate(t=TruncMinute("occurred_at"))
+            .annotate(t=trunc("occurred_at"))
             .values_list("t")
             .annotate(n=Count("id"))
             .order_by("t")
         )
-    moments = [t for rows in series.values() for t, _ in rows]
+    return series
+
+
+def chart(campaign: Campaign, width=640, height=160) -> dict:
+    """Cumulative sends and events, in buckets sized to the campaign's span, as SVG."""
+    sent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__isnull=False)
+    events = DeliveryEvent.objects.filter(
+        delivery__campaign=campaign, kind__in=["opened", "clicked", "bounced"]
+    )
+    moments = [
+        m
+        for qs, field in ((sent, "sent_at"), (events, "occurred_at"))
+        for m in (
+            qs.order_by(field).values_list(field, flat=True).first(),
+            qs.order_by(f"-{field}").values_list(field, flat=True).first(),
+        )
+        if m is not None
+    ]
     if not moments:
         return {}
-    start, end = min(moments), max(moments)
-    span = max((end - start).total_seconds(), 60)
+    span = (max(moments) - min(moments)).total_seconds()
+    size = bucket_seconds(span)
+    trunc = TruncSecond if size < 60 else TruncMinute if size < 3600 else TruncHour
+    series = _series(campaign, trunc)
+
+    epoch = min(moments).replace(microsecond=0)
+    start = epoch - timedelta(seconds=epoch.timestamp() % size)
+    buckets = int((max(moments) - start).total_seconds() // size) + 1
     top = max(sum(n for _, n in rows) for rows in series.values()) or 1
     lines = []
     for kind, rows in series.items():
-        total, points = 0, []
+        if not rows:
+            continue
+        counts = [0] * buckets
         for t, n in rows:
+            index = min(buckets - 1, max(0, int((t - start).total_seconds() // size)))
+            counts[index] += n
+        total, points = 0, [f"0,{height}"]
+        for index, n in enumerate(counts):
             total += n
-            x = round((t - start).total_seconds() / span * width, 1)
+            x = round((index + 1) / buckets * width, 1)
             points.append(f"{x},{round(height - total / top * height, 1)}")
-        if points:
-            lines.append({"kind": kind, "points": " ".join(points), "total": total})
+        lines.append(
+            {
+                "kind": kind,
+                "label": SERIES_LABELS[kind],
+                "colour": SERIES_COLOURS[kind],
+                "points": " ".join(points),
+                "total": total,
+            }
+        )
+    end = start + timedelta(seconds=buckets * size)
+    fmt = "H:i:s" if size < 60 else "H:i"
+    ticks = []
+    steps = min(buckets, 4)
+    for i in range(steps + 1):
+        moment = start + timedelta(seconds=buckets * size * i / steps)
+        ticks.append({"x": round(width * i / steps, 1), "label": date_format(local(moment), fmt)})
     return {
         "width": width,
         "height": height,
         "lines": lines,
-        "start": timezone.localtime(start),
-        "end": timezone.localtime(end),
-        "json": json.dumps([line["kind"] for line in lines]),
+        "top": top,
+        "ticks": ticks,
+        "bucket": size,
+        "bucket_label": bucket_label(size),
+        "buckets": buckets,
+        "start": local(start),
+        "end": local(end),
     }
 
 

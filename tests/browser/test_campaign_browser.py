@@ -112,10 +112,41 @@ def test_editor_schedules_issue_3_and_sees_it_sent(site):
 
             page.get_by_label("PENELOPE newsletter").check()
             expect(page.locator("#recipient-count [data-count]")).to_have_text("44")
+            expect(page.locator("#send-summary")).to_contain_text(
+                "Send to 44 recipients on PENELOPE newsletter now."
+            )
             page.click("#send-button")
 
             expect(page.locator("#progress-percent")).to_have_text("100 %", timeout=90_000)
             expect(page.locator("[data-field=status_label]")).to_have_text("Sent")
+            # Once sent, no pause/resume/cancel is offered any more (updated live).
+            expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
+            expect(page.locator("#campaign-chart polyline[data-series=sent]")).to_have_count(1)
+
+            page.get_by_role("link", name="Campaigns", exact=True).first.click()
+            page.wait_for_url("**/admin/campaigns/")
+            expect(page.locator("#campaigns tbody tr")).to_have_count(1)
+            expect(page.locator("#campaigns tbody tr .w-status")).to_have_text("Sent")
+
+            # Scheduling for later: Wagtail's date-time picker, a summary, then cancelling
+            # asks for confirmation and leaves no action to take.
+            page.goto(f"{site['url']}/admin/campaigns/send/{page_id}/")
+            expect(page.locator(".xdsoft_datetimepicker").first).to_be_attached()
+            page.get_by_label("PENELOPE newsletter").check()
+            page.fill("input[name=send_at]", "2099-01-01 09:00")
+            page.keyboard.press("Escape")
+            expect(page.locator("#send-summary")).to_contain_text("at 2099-01-01 09:00")
+            expect(page.locator("#send-button")).to_have_text("Schedule")
+            page.click("#send-button")
+            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+            expect(page.locator("[data-campaign-action]:visible")).to_have_count(1)
+            page.once("dialog", lambda dialog: dialog.dismiss())
+            page.get_by_role("button", name="Cancel campaign").click()
+            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.get_by_role("button", name="Cancel campaign").click()
+            expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
+            expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
         finally:
             browser.close()
     assert site["smtp"].total == 44

@@ -1,0 +1,41 @@
+"""The "Send or schedule…" form of the campaign admin."""
+
+from django import forms
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.widgets import AdminDateTimeInput
+
+from mailing.models import MailingList
+
+
+class SendForm(forms.Form):
+    lists = forms.ModelMultipleChoiceField(
+        queryset=MailingList.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=_("Lists"),
+    )
+    send_at = forms.DateTimeField(
+        required=False,
+        widget=AdminDateTimeInput,
+        label=_("Send at"),
+    )
+    test_to = forms.CharField(
+        required=False,
+        label=_("Send a test to"),
+        help_text=_("Addresses separated by commas."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone = timezone.get_current_timezone_name()
+        self.fields["send_at"].help_text = _(
+            "Leave empty to send now. Times are in the %(zone)s time zone."
+        ) % {"zone": self.time_zone}
+
+    def clean_test_to(self):
+        addresses = [a.strip() for a in self.cleaned_data["test_to"].split(",") if a.strip()]
+        for address in addresses:
+            validate_email(address)
+        return addresses
