@@ -19,5 +19,9 @@ class Command(BaseCommand):
         mailing_list = MailingList.objects.filter(slug=list_slug).first()
         if mailing_list is None:
             raise CommandError(f"No list with the slug {list_slug!r}.")
-        for line in export_csv_lines(mailing_list, status=status):
-            self.stdout.write(line, ending="")
+        try:
+            for line in export_csv_lines(mailing_list, status=status):
+                self.stdout.write(line, ending="")
+        except BrokenPipeError:
+            # `export_subscribers … | head`: the reader has what it wanted.
+            pass
