@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -32,6 +33,29 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def secret_key(value: str | None, key_file: Path) -> str:
+    """SECRET_KEY, or one generated once for this installation and kept in ``key_file``.
+
+    A random key per installation is safe; a key shared by every checkout is not. Several
+    machines serving one site must share one key: set SECRET_KEY there.
+    """
+    if value:
+        return value
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
 
 
 def database_config(url: str, base_dir: Path) -> dict:
