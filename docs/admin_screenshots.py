@@ -18,14 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # (file name, path relative to /admin/ or a callable that finds it, what to wait for)
 SHOTS = [
@@ -45,7 +37,7 @@ def free_port() -> int:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from docs.screenshots import _shrink
+    from docs.screenshots import CHROMIUM_ARGS, _shrink
 
     with tempfile.TemporaryDirectory(prefix="admin-shots-") as tmp:
         port = free_port()
@@ -142,7 +134,7 @@ def main() -> None:
 
             OUT.mkdir(parents=True, exist_ok=True)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{base}/admin/login/")
                 page.fill("input[name=username]", "admin")

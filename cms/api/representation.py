@@ -10,11 +10,10 @@ reference, never on the number of items.
 from __future__ import annotations
 
 from collections import defaultdict
-from urllib.parse import urljoin
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils.html import escape
 from wagtail import blocks
 from wagtail.documents import get_document_model
 from wagtail.documents.blocks import DocumentChooserBlock
@@ -25,7 +24,7 @@ from wagtail.images.blocks import ImageChooserBlock
 from wagtail.models import Page, PageViewRestriction, Site
 from wagtail.rich_text.rewriters import FIND_A_TAG, FIND_EMBED_TAG, extract_attrs
 
-from cms.links import site_url
+from cms.links import frontend_path_url, site_url
 
 # Renditions every image object carries: sized for thumbnails, cards and heroes.
 RENDITIONS = {
@@ -268,10 +267,10 @@ class Context:
                 alt = attrs.get("alt") or image["alt"]
                 return (
                     f'<img src="{rendition["url"]}" width="{rendition["width"]}" '
-                    f'height="{rendition["height"]}" alt="{_escape(alt)}">'
+                    f'height="{rendition["height"]}" alt="{escape(alt)}">'
                 )
             if attrs.get("embedtype") == "media" and attrs.get("url"):
-                url = _escape(attrs["url"])
+                url = escape(attrs["url"])
                 return f'<figure class="embed"><a href="{url}">{url}</a></figure>'
             return ""
 
@@ -294,17 +293,7 @@ class Context:
         path = self.frontend_path(url_path)
         if path is None:
             return None
-        return urljoin(settings.FRONTEND_URL + "/", path.lstrip("/"))
-
-
-def _escape(text: str) -> str:
-    return (
-        str(text)
-        .replace("&", "&amp;")
-        .replace('"', "&quot;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-    )
+        return frontend_path_url(path)
 
 
 def private_paths() -> list[str]:

@@ -104,7 +104,17 @@ def _models_with(field_name, models):
     return [m for m in models if any(f.name == field_name for f in m._meta.get_fields())]
 
 
-class PagesEndpoint(PagesAPIViewSet):
+class CachedEndpointMixin:
+    """Listing and detail answered from the shared HTTP cache (ETag, 304, cached body)."""
+
+    def listing_view(self, request):
+        return cached_response(request, lambda: self._listing(request))
+
+    def detail_view(self, request, pk):
+        return cached_response(request, lambda: self._detail(request, pk))
+
+
+class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
     """Published pages with every field, references expanded, filters for front ends."""
 
     # Anonymous and shared through caches: no session, no `Vary: Cookie`.
@@ -133,12 +143,6 @@ class PagesEndpoint(PagesAPIViewSet):
             "_",
         ]
     )
-
-    def listing_view(self, request):
-        return cached_response(request, lambda: self._listing(request))
-
-    def detail_view(self, request, pk):
-        return cached_response(request, lambda: self._detail(request, pk))
 
     # Listing -----------------------------------------------------------------
 
@@ -317,7 +321,7 @@ class PagesEndpoint(PagesAPIViewSet):
         return super().find_object(public_pages(request), request)
 
 
-class _MediaEndpoint(BaseAPIViewSet):
+class _MediaEndpoint(CachedEndpointMixin, BaseAPIViewSet):
     """Shared listing/detail of images and documents, cached like pages."""
 
     serialise = None
@@ -328,12 +332,6 @@ class _MediaEndpoint(BaseAPIViewSet):
 
     def get_queryset(self):
         return self.model.objects.all().order_by("id")
-
-    def listing_view(self, request):
-        return cached_response(request, lambda: self._listing(request))
-
-    def detail_view(self, request, pk):
-        return cached_response(request, lambda: self._detail(request, pk))
 
     def _listing(self, request):
         unknown = set(request.GET) - self.known_query_parameters
