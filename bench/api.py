@@ -80,8 +80,8 @@ def _urlpatterns():
     from wagtail.images.api.fields import ImageRenditionField
 
     from cms.models import EventPage, GoodPracticePage, Organisation
-    from cms.urls import urlpatterns
     from interviews.models import InterviewPage
+    from penelope.urls import urlpatterns
 
     class OrganisationSerializer(serializers.ModelSerializer):
         country = serializers.CharField()
@@ -92,7 +92,10 @@ def _urlpatterns():
 
     org = [APIField("organisation", serializer=OrganisationSerializer())]
     common = [APIField("tags"), APIField("body"), APIField("summary")]
-    InterviewPage.api_fields = [
+    # The stock endpoint's own fields, declared as Wagtail's documentation shows; the
+    # models' `api_fields` (what our API serves) stay untouched.
+    stock_fields = {}
+    stock_fields[InterviewPage] = [
         APIField("interviewee_name"),
         APIField("role"),
         APIField("pull_quote"),
@@ -106,7 +109,7 @@ def _urlpatterns():
         APIField("body"),
         *org,
     ]
-    GoodPracticePage.api_fields = [
+    stock_fields[GoodPracticePage] = [
         APIField("date"),
         APIField("cover_image"),
         APIField(
@@ -117,7 +120,7 @@ def _urlpatterns():
         *common,
         *org,
     ]
-    EventPage.api_fields = [
+    stock_fields[EventPage] = [
         APIField("start"),
         APIField("end"),
         APIField("is_online"),
@@ -130,8 +133,15 @@ def _urlpatterns():
         APIField("organiser", serializer=OrganisationSerializer()),
         *common,
     ]
+
+    class StockPagesAPIViewSet(PagesAPIViewSet):
+        @classmethod
+        def get_body_fields(cls, model):
+            fields = stock_fields.get(model, getattr(model, "api_fields", ()))
+            return cls._convert_api_fields(cls.body_fields + list(fields))
+
     stock = WagtailAPIRouter("wagtailapi_stock")
-    stock.register_endpoint("pages", PagesAPIViewSet)
+    stock.register_endpoint("pages", StockPagesAPIViewSet)
     return [path("api/stock/", stock.urls), *urlpatterns]
 
 
@@ -140,7 +150,7 @@ def _urlpatterns():
 
 def _environment(tmp: Path, port: int) -> dict:
     return {
-        "DJANGO_SETTINGS_MODULE": "cms.settings",
+        "DJANGO_SETTINGS_MODULE": "penelope.settings",
         "SECRET_KEY": "bench-only-secret",
         "DEBUG": "0",
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
@@ -172,11 +182,14 @@ def build_database(n_pages: int) -> dict:
         GoodPracticePage,
         Organisation,
     )
+    from interviews.demo import seed_interviews
     from interviews.models import InterviewIndexPage, InterviewPage
 
     t0 = time.perf_counter()
     call_command("migrate", verbosity=0)
-    content = demo.seed_content()
+    content = demo.seed_site()
+    content.update(seed_interviews(content))
+    content.update(demo.seed_content(content))
     t1 = time.perf_counter()
 
     rng = random.Random(6)

@@ -6,8 +6,6 @@ class CmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from cms.api_admin import register_admin_views
-        from cms.signal_handlers import register_signal_handlers
+        from cms.api.signal_handlers import register_signal_handlers
 
         register_signal_handlers()
-        register_admin_views()

@@ -40,20 +40,6 @@ class QuoteBlock(blocks.StructBlock):
         }
 
 
-class QuestionAnswerBlock(blocks.StructBlock):
-    question = blocks.CharBlock()
-    answer = blocks.RichTextBlock(features=RICH_TEXT_FEATURES)
-
-    class Meta:
-        icon = "help"
-        template = "cms/blocks/question_answer.html"
-        description = _("One interview question and its answer")
-        preview_value = {
-            "question": "What motivates you to support gender equality?",
-            "answer": "<p>Balanced teams find more creative solutions.</p>",
-        }
-
-
 class DocumentBlock(blocks.StructBlock):
     document = DocumentChooserBlock()
     label = blocks.CharBlock(
@@ -91,9 +77,3 @@ class BodyBlock(blocks.StreamBlock):
         template="cms/blocks/embed.html",
         description=_("A video or other embeddable media, by URL"),
     )
-
-
-class InterviewBodyBlock(BodyBlock):
-    """An interview body adds question/answer pairs to the shared blocks."""
-
-    question_answer = QuestionAnswerBlock()

@@ -8,15 +8,12 @@ locally with Pillow: no network.
 from __future__ import annotations
 
 import io
-import os
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.images import ImageFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
@@ -34,7 +31,6 @@ from cms.models import (
     HomePage,
     Organisation,
 )
-from interviews.models import InterviewIndexPage, InterviewPage
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 PURPLE = (107, 44, 145)
@@ -89,64 +85,6 @@ ORGANISATIONS = [
         "short_name": "",
         "country": "AT",
         "website": "https://www.clusterplattform.at",
-    },
-]
-
-INTERVIEWS = [
-    {
-        "slug": "massimiliano-rumignani",
-        "interviewee_name": "Massimiliano Rumignani",
-        "role": "Project Manager",
-        "organisation": "AMBIT",
-        "country": "IT",
-        "date": "2023-11-14",
-        "pull_quote": (
-            "Gender equality can represent a driver of efficiency and innovation that "
-            "companies in the sector need to preserve and increase their competitiveness. "
-            "I think the opportunities offered by the sector twin transition (green and "
-            "digital) can support the deployment of gender equality approaches and policies."
-        ),
-    },
-    {
-        "slug": "andrea-luciana-marcu",
-        "interviewee_name": "Andrea Luciana Marcu",
-        "role": "Manager of the Center for Continuous Training and Technological Information",
-        "organisation": "Danubius University",
-        "country": "RO",
-        "date": "2023-11-21",
-        "pull_quote": (
-            "It has been observed that when the work teams are made up of both female and "
-            "male persons, in a balanced number, the solutions identified in solving the "
-            "challenges are much more creative."
-        ),
-    },
-    {
-        "slug": "camille-esquerre",
-        "interviewee_name": "Camille Esquerré",
-        "role": "Deputy Director",
-        "organisation": "Cluster Mecanic Vallée",
-        "country": "FR",
-        "date": "2023-12-05",
-        "pull_quote": (
-            "The role of the cluster is really to lead the network, provide information and "
-            "raise awareness. As Mecanic Vallée has been running these collective "
-            "awareness-raising initiatives for a long time, we can see that they have a real "
-            "knock-on effect, in particular when companies are facing recruitment difficulties."
-        ),
-    },
-    {
-        "slug": "paivi-ekdahl",
-        "interviewee_name": "Päivi Ekdahl",
-        "role": "Development Director",
-        "organisation": "Regional Council of Lapland",
-        "country": "FI",
-        "date": "2023-12-12",
-        "pull_quote": (
-            "We see digitalization, Industry 4.0, as one of the key solutions in increasing "
-            "the interest of women towards basic industries. Via digitization of factories "
-            "and the tasks that traditionally have been considered as “male-tasks”, it is "
-            "possible to raise the interest of women."
-        ),
     },
 ]
 
@@ -238,7 +176,7 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def _initials_avatar(name: str) -> bytes:
+def initials_avatar(name: str) -> bytes:
     size = 480
     img = PILImage.new("RGB", (size, size), (243, 240, 245))
     draw = ImageDraw.Draw(img)
@@ -293,7 +231,7 @@ def _png(img) -> bytes:
     return buffer.getvalue()
 
 
-def _image(title: str, data: bytes, alt: str) -> Image:
+def demo_image(title: str, data: bytes, alt: str) -> Image:
     image = Image.objects.filter(title=title).first()
     if image is None:
         slug = "".join(c if c.isalnum() else "-" for c in title.lower())[:60]
@@ -315,7 +253,7 @@ def _document(title: str, data: bytes, filename: str) -> Document:
 # Pages ----------------------------------------------------------------------------
 
 
-def _child(parent: Page, model, slug: str, **fields):
+def child_page(parent: Page, model, slug: str, **fields):
     """The child page with this slug, created and published once."""
     existing = model.objects.child_of(parent).filter(slug=slug).first()
     if existing is not None:
@@ -360,29 +298,27 @@ def ensure_home() -> HomePage:
     return home
 
 
-def seed_content() -> dict:
-    """Pages, organisations and media of the seed; returns the main objects by name."""
+def seed_site() -> dict:
+    """The home page (the default site's root) and the organisations of the seed."""
     home = ensure_home()
     organisations = {}
     for data in ORGANISATIONS:
         org, _ = Organisation.objects.get_or_create(name=data["name"], defaults=data)
         organisations[org.name] = org
+    return {"home": home, "organisations": organisations}
 
-    interviews_index, _ = _child(
-        home,
-        InterviewIndexPage,
-        "interviews",
-        title="Interviews",
-        intro="<p>Twenty personalities from the clusters and networks world.</p>",
-    )
-    practices_index, _ = _child(
+
+def seed_content(content: dict) -> dict:
+    """The handbook (good practice) and the events of the seed, with their media."""
+    home, organisations = content["home"], content["organisations"]
+    practices_index, _ = child_page(
         home,
         GoodPracticeIndexPage,
         "good-practices",
         title="Good practices",
         intro="<p>What works when clusters support SMEs towards gender mainstreaming.</p>",
     )
-    events_index, _ = _child(
+    events_index, _ = child_page(
         home,
         EventIndexPage,
         "events",
@@ -390,51 +326,17 @@ def seed_content() -> dict:
         intro="<p>Where PENELOPE presents its work, and where to meet us next.</p>",
     )
 
-    interviews = []
-    for data in INTERVIEWS:
-        name = data["interviewee_name"]
-        portrait = _image(f"Portrait of {name}", _initials_avatar(name), f"Portrait of {name}")
-        page, _ = _child(
-            interviews_index,
-            InterviewPage,
-            data["slug"],
-            title=f"Interview with {name}",
-            interviewee_name=name,
-            role=data["role"],
-            organisation=organisations[data["organisation"]],
-            country=data["country"],
-            portrait=portrait,
-            pull_quote=data["pull_quote"],
-            date=datetime.fromisoformat(data["date"]).date(),
-            intro=(
-                f"<p>{name} tells us about the challenges of creating gender equality, the "
-                "levers that can induce change towards a more gender-balanced and inclusive "
-                "approach in companies, and what motivates them personally.</p>"
-            ),
-            body=[
-                (
-                    "question_answer",
-                    {
-                        "question": "What challenges do you meet when creating gender equality?",
-                        "answer": f"<p>{data['pull_quote']}</p>",
-                    },
-                ),
-                ("quote", {"quote": data["pull_quote"], "attribution": name}),
-            ],
-        )
-        interviews.append(page)
-
     handbook_pdf = _document(
         "PENELOPE Gender Equality Training Handbook",
         _handbook_pdf(),
         "penelope-gender-equality-training-handbook.pdf",
     )
-    handbook_cover = _image(
+    handbook_cover = demo_image(
         "Gender Equality Training Handbook cover",
         _cover("Gender Equality Training Handbook"),
         "Cover of the PENELOPE Gender Equality Training Handbook",
     )
-    handbook, created = _child(
+    handbook, created = child_page(
         practices_index,
         GoodPracticePage,
         "gender-equality-training-handbook",
@@ -485,12 +387,12 @@ def seed_content() -> dict:
     events = []
     for data in EVENTS:
         fields = {k: v for k, v in data.items() if k not in {"slug", "start", "end", "organiser"}}
-        cover = _image(
+        cover = demo_image(
             f"{data['title']} cover",
             _cover(data["title"], (60, 40, 110)),
             f"Banner of {data['title']}",
         )
-        page, _ = _child(
+        page, _ = child_page(
             events_index,
             EventPage,
             data["slug"],
@@ -503,38 +405,7 @@ def seed_content() -> dict:
         events.append(page)
 
     return {
-        "home": home,
-        "interviews": interviews,
         "handbook": handbook,
         "handbook_pdf": handbook_pdf,
         "events": events,
-        "organisations": organisations,
     }
-
-
-def seed_admin(stdout=None) -> tuple[str, str, bool]:
-    """The demo administrator; its password is set once, at creation."""
-    username = os.environ.get("DEMO_ADMIN_USERNAME", "admin")
-    password = os.environ.get("DEMO_ADMIN_PASSWORD", "penelope-demo")
-    User = get_user_model()  # noqa: N806
-    user = User.objects.filter(username=username).first()
-    if user is not None:
-        return username, password, False
-    User.objects.create_superuser(username, "admin@example.org", password)
-    return username, password, True
-
-
-@transaction.atomic
-def seed_all() -> dict:
-    content = seed_content()
-    for hook in _extra_seeders():
-        content.update(hook(content) or {})
-    return content
-
-
-def _extra_seeders():
-    """Seeders of the other apps (newsletter issue, demo list), run after the content."""
-    from mailing.demo import seed_mailing
-    from newsletters.demo import seed_newsletter
-
-    return [seed_newsletter, seed_mailing]

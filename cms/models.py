@@ -10,6 +10,7 @@ from modelcluster.contrib.taggit import ClusterTaggableManager
 from modelcluster.fields import ParentalKey
 from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable, Page, PageManager
 from wagtail.query import PageQuerySet
@@ -70,6 +71,7 @@ class HomePage(HeadlessPreviewMixin, Page):
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
     search_fields = Page.search_fields + [index.SearchField("intro")]
+    api_fields = [APIField("intro")]
 
     parent_page_types = ["wagtailcore.Page"]
     subpage_types = [
@@ -90,6 +92,7 @@ class IndexPage(HeadlessPreviewMixin, Page):
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
 
     content_panels = Page.content_panels + [FieldPanel("intro")]
+    api_fields = [APIField("intro")]
     parent_page_types = ["cms.HomePage"]
     max_count = 1
 
@@ -153,6 +156,18 @@ class GoodPracticePage(HeadlessPreviewMixin, Page):
         index.RelatedFields("organisation", [index.SearchField("name")]),
         index.FilterField("country"),
         index.FilterField("date"),
+    ]
+    # The content API's fields (cms.api.representation), in the order the JSON shows them.
+    api_fields = [
+        APIField("date"),
+        APIField("summary"),
+        APIField("organisation"),
+        APIField("country"),
+        APIField("cover_image"),
+        APIField("body"),
+        APIField("documents"),
+        APIField("links"),
+        APIField("tags"),
     ]
 
     parent_page_types = ["cms.GoodPracticeIndexPage"]
@@ -294,6 +309,24 @@ class EventPage(HeadlessPreviewMixin, Page):
         index.FilterField("country"),
         index.FilterField("is_online"),
     ]
+    # The content API's fields (cms.api.representation), in the order the JSON shows them.
+    api_fields = [
+        APIField("start"),
+        APIField("end"),
+        APIField("is_online"),
+        APIField("venue"),
+        APIField("city"),
+        APIField("country"),
+        APIField("location"),
+        APIField("organiser"),
+        APIField("registration_url"),
+        APIField("recording_url"),
+        APIField("participant_count"),
+        APIField("summary"),
+        APIField("cover_image"),
+        APIField("body"),
+        APIField("tags"),
+    ]
 
     parent_page_types = ["cms.EventIndexPage"]
     subpage_types = []
@@ -328,4 +361,4 @@ class EventPage(HeadlessPreviewMixin, Page):
 
 
 # The content API's own state (content version, webhook deliveries) lives in the cms app.
-from cms.api_models import ContentVersion, WebhookDelivery  # noqa: E402, F401
+from cms.api.models import ContentVersion, WebhookDelivery  # noqa: E402, F401

@@ -48,7 +48,7 @@ def main() -> None:
             "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3",
             "MEDIA_ROOT": f"{tmp}/media",
             "SITE_URL": f"http://127.0.0.1:{port}",
-            "DJANGO_SETTINGS_MODULE": "cms.settings",
+            "DJANGO_SETTINGS_MODULE": "penelope.settings",
         }
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)

@@ -28,7 +28,7 @@ SIZES = {"desktop": (1024, 900), "phone": (390, 844)}
 
 def setup_django(tmp: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "cms.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "penelope.settings"
     os.environ.setdefault("DEBUG", "1")
     os.environ["VAR_DIR"] = str(tmp)
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/db.sqlite3"

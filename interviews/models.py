@@ -8,13 +8,14 @@ from modelcluster.contrib.taggit import ClusterTaggableManager
 from modelcluster.fields import ParentalKey
 from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
 from wagtail_headless_preview.models import HeadlessPreviewMixin
 
-from cms.blocks import InterviewBodyBlock
 from cms.models import IndexPage
+from interviews.blocks import InterviewBodyBlock
 
 
 class InterviewIndexPage(IndexPage):
@@ -85,6 +86,19 @@ class InterviewPage(HeadlessPreviewMixin, Page):
         index.RelatedFields("organisation", [index.SearchField("name")]),
         index.FilterField("country"),
         index.FilterField("date"),
+    ]
+    # The content API's fields (cms.api.representation), in the order the JSON shows them.
+    api_fields = [
+        APIField("interviewee_name"),
+        APIField("role"),
+        APIField("organisation"),
+        APIField("country"),
+        APIField("date"),
+        APIField("portrait"),
+        APIField("pull_quote"),
+        APIField("intro"),
+        APIField("body"),
+        APIField("tags"),
     ]
 
     parent_page_types = ["interviews.InterviewIndexPage"]

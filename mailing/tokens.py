@@ -3,7 +3,7 @@
 Tokens are made with Django's signing framework, salted per purpose and bound to the
 subscriber (and the list where relevant). Confirmation tokens expire; unsubscribe and
 preferences tokens do not, because they sit in emails people open months later.
-The paths are the public contract of DESIGN.md (``/subscriptions/<action>/<token>/``).
+The paths (``/subscriptions/<action>/<token>/``) are printed in emails already sent: keep them.
 """
 
 from django.conf import settings

@@ -5,6 +5,7 @@ from django.db import models
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.api import APIField
 from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
@@ -68,6 +69,16 @@ class NewsletterPage(Page):
         index.SearchField("body"),
         index.FilterField("issue_number"),
         index.FilterField("sent_at"),
+    ]
+    # The content API's fields (cms.api.representation), in the order the JSON shows them.
+    api_fields = [
+        APIField("issue_number"),
+        APIField("subject"),
+        APIField("preheader"),
+        APIField("header_title"),
+        APIField("header_subtitle"),
+        APIField("banner_image"),
+        APIField("body"),
     ]
 
     parent_page_types = ["newsletters.NewsletterIndexPage"]

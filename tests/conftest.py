@@ -6,7 +6,7 @@ import pytest
 @pytest.fixture
 def seeded(db):
     """The demo content of newsletter #3, as `seed_demo` builds it."""
-    from cms import demo
+    from penelope import demo
 
     return demo.seed_all()
 

@@ -13,7 +13,7 @@ if os.environ.get("INTEGRATION_DATABASE_URL"):
 if os.environ.get("INTEGRATION_REDIS_URL"):
     os.environ["REDIS_URL"] = os.environ["INTEGRATION_REDIS_URL"]
 
-from cms.settings import *  # noqa: E402, F403
+from penelope.settings import *  # noqa: E402, F403
 
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

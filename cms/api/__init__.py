@@ -1,5 +1,7 @@
-"""The headless content API for external sites (see "Consuming the API" in the README)."""
+"""The headless content API for external sites (see "Consuming the API" in the README).
 
-from cms.api.router import api_router
-
-__all__ = ["api_router"]
+``router`` holds the /api/v2/ endpoints, ``representation`` builds their JSON in batches,
+``caching`` keeps rendered bodies and HTTP validators, ``preview`` serves drafts,
+``calendar`` the iCalendar feed, ``webhooks`` tells front ends what changed, ``models``
+keeps the content version and webhook deliveries.
+"""

@@ -2,7 +2,7 @@
 
 Every public API response is a function of (published content, request URL, time for
 date-relative filters). The content version moves on every change to published content
-(see `cms.signal_handlers`), so an ETag built from it and the URL is exact, and the same
+(see `cms.api.signal_handlers`), so an ETag built from it and the URL is exact, and the same
 key can hold the rendered body for other requests.
 """
 
@@ -17,7 +17,7 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 
-from cms.api_models import ContentVersion
+from cms.api.models import ContentVersion
 
 # Bump when the shape of the JSON changes, so CDNs and browsers drop old copies.
 SCHEMA_VERSION = "1"

@@ -34,65 +34,13 @@ RENDITIONS = {
     "inline": "width-800",
 }
 
-# Fields of the page models, by model label, in the order the JSON shows them.
-# Relations (organisation, images, tags, documents) are named here and fetched in bulk.
-PAGE_FIELDS = {
-    "cms.HomePage": ["intro"],
-    "cms.GoodPracticeIndexPage": ["intro"],
-    "cms.EventIndexPage": ["intro"],
-    "interviews.InterviewIndexPage": ["intro"],
-    "newsletters.NewsletterIndexPage": ["intro"],
-    "interviews.InterviewPage": [
-        "interviewee_name",
-        "role",
-        "organisation",
-        "country",
-        "date",
-        "portrait",
-        "pull_quote",
-        "intro",
-        "body",
-        "tags",
-    ],
-    "cms.GoodPracticePage": [
-        "date",
-        "summary",
-        "organisation",
-        "country",
-        "cover_image",
-        "body",
-        "documents",
-        "links",
-        "tags",
-    ],
-    "cms.EventPage": [
-        "start",
-        "end",
-        "is_online",
-        "venue",
-        "city",
-        "country",
-        "location",
-        "organiser",
-        "registration_url",
-        "recording_url",
-        "participant_count",
-        "summary",
-        "cover_image",
-        "body",
-        "tags",
-    ],
-    # Newsletters are serialised from whatever of these fields the model has.
-    "newsletters.NewsletterPage": [
-        "issue_number",
-        "subject",
-        "preheader",
-        "header_title",
-        "header_subtitle",
-        "banner_image",
-        "body",
-    ],
-}
+
+def api_field_names(model) -> tuple[str, ...]:
+    """The fields a page model declares for the API (its ``api_fields``), in JSON order.
+
+    Relations (organisation, images, tags, documents) named there are fetched in bulk.
+    """
+    return tuple(getattr(field, "name", field) for field in getattr(model, "api_fields", ()))
 
 
 def page_type(page) -> str:
@@ -433,7 +381,7 @@ def _tags_by_page(pages, ctx) -> dict[int, list]:
     result = defaultdict(list)
     by_model = defaultdict(list)
     for page in pages:
-        if "tags" in PAGE_FIELDS.get(page_type(page), ()):
+        if "tags" in api_field_names(type(page)):
             by_model[type(page)].append(page)
     for model, model_pages in by_model.items():
         if ctx.preview:
@@ -454,7 +402,7 @@ def _tags_by_page(pages, ctx) -> dict[int, list]:
 def _children_by_page(pages, ctx, relation) -> dict[int, list]:
     """Inline children (good-practice documents, links), in editor order."""
     result = defaultdict(list)
-    owners = [p for p in pages if relation in PAGE_FIELDS.get(page_type(p), ())]
+    owners = [p for p in pages if relation in api_field_names(type(p))]
     if not owners:
         return result
     if ctx.preview:
@@ -534,7 +482,7 @@ def serialise_pages(pages, ctx: Context) -> list[dict]:
     items = []
     for page in pages:
         item = {"id": page.pk, "meta": page_meta(page, ctx), "title": page.title}
-        for name in PAGE_FIELDS.get(page_type(page), ()):
+        for name in api_field_names(type(page)):
             value = _field(page, name, ctx, tags, documents, links)
             if value is not _Missing:
                 item[name] = value

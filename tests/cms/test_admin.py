@@ -5,21 +5,14 @@ from wagtail.models import Page
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, seeded, django_user_model):
-    user = django_user_model.objects.create_superuser("editor", "editor@example.org", "pw")
-    client.force_login(user)
-    return client
-
-
-def test_editor_can_open_every_seeded_page_in_the_admin(admin_client):
+def test_editor_can_open_every_seeded_page_in_the_admin(seeded, editor_client):
     for page in Page.objects.filter(depth__gt=1):
-        response = admin_client.get(reverse("wagtailadmin_pages:edit", args=[page.pk]))
+        response = editor_client.get(reverse("wagtailadmin_pages:edit", args=[page.pk]))
         assert response.status_code == 200, page
 
 
-def test_organisations_are_a_snippet_in_the_admin(admin_client):
-    response = admin_client.get("/admin/snippets/cms/organisation/")
+def test_organisations_are_a_snippet_in_the_admin(seeded, editor_client):
+    response = editor_client.get("/admin/snippets/cms/organisation/")
     assert response.status_code == 200
     assert b"Danubius University" in response.content
 

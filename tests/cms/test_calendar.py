@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 import pytest
 from django.utils import timezone
 
-from cms.feeds import escape, fold
+from cms.api.calendar import escape, fold
 
 pytestmark = pytest.mark.django_db
 

@@ -58,14 +58,6 @@ def test_seed_tree_refuses_misplaced_pages(seeded):
     assert not EventIndexPage.can_create_at(seeded["home"])
 
 
-def test_interview_requires_its_editorial_fields(seeded):
-    page = InterviewPage(title="Interview", slug="interview")
-    with pytest.raises(ValidationError) as excinfo:
-        page.full_clean()
-    for field in ("interviewee_name", "role", "organisation", "pull_quote"):
-        assert field in excinfo.value.message_dict
-
-
 def test_event_must_not_end_before_it_starts_and_needs_a_place():
     start = timezone.now()
     event = EventPage(title="E", slug="e", summary="s", start=start, end=start - timedelta(hours=1))

@@ -18,13 +18,6 @@ def test_seeded_pages_are_served(client, seeded, model):
         assert page.title.encode() in response.content or page.title in response.text
 
 
-def test_interview_page_shows_interviewee_and_quote(client, seeded):
-    page = InterviewPage.objects.get(slug="camille-esquerre")
-    text = client.get(page.url).text
-    assert "Camille Esquerré" in text and "Deputy Director at Mecanic Vallée" in text
-    assert "knock-on effect" in text
-
-
 def test_event_index_separates_upcoming_from_past(client, seeded):
     text = client.get(EventIndexPage.objects.get().url).text
     upcoming, past = text.split("<h2>Past</h2>")

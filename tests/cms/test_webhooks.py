@@ -11,8 +11,8 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import Schedule
 
-from cms import webhooks
-from cms.api_models import WebhookDelivery
+from cms.api import webhooks
+from cms.api.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_publish_posts_a_signed_event_and_retries_after_a_500(
         assert delivery.attempts == 1
         assert delivery.last_status_code == 500
         assert "boom" in delivery.last_error
-        retry = Schedule.objects.get(func="cms.tasks.deliver_webhook")
+        retry = Schedule.objects.get(func="cms.api.tasks.deliver_webhook")
         assert timedelta(seconds=25) < retry.next_run - timezone.now() <= timedelta(seconds=30)
 
         _run_due_schedules()
@@ -169,7 +169,7 @@ def test_backoff_doubles_and_is_capped(settings):
     assert [webhooks.backoff(n).total_seconds() for n in (1, 2, 3, 10)] == [30, 60, 120, 3600]
 
 
-def test_failed_deliveries_are_listed_in_the_admin(seeded, admin_client):
+def test_failed_deliveries_are_listed_in_the_admin(seeded, editor_client):
     WebhookDelivery.objects.create(
         url="https://www.example.org/api/revalidate",
         event="page.published",
@@ -178,9 +178,9 @@ def test_failed_deliveries_are_listed_in_the_admin(seeded, admin_client):
         attempts=6,
         last_error="HTTP 500: boom",
     )
-    response = admin_client.get("/admin/webhook_deliveries/?status=failed")
+    response = editor_client.get("/admin/webhook_deliveries/?status=failed")
     assert response.status_code == 200
     assert "https://www.example.org/api/revalidate" in response.content.decode()
     delivery = WebhookDelivery.objects.get()
-    inspect = admin_client.get(f"/admin/webhook_deliveries/inspect/{delivery.pk}/")
+    inspect = editor_client.get(f"/admin/webhook_deliveries/inspect/{delivery.pk}/")
     assert "HTTP 500: boom" in inspect.content.decode()

@@ -39,7 +39,7 @@ def base_env(database_url, smtp_port=None, **extra):
         if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "EMAIL_", "SENDING_", "Q_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="cms.settings",
+        DJANGO_SETTINGS_MODULE="penelope.settings",
         DATABASE_URL=database_url,
         SECRET_KEY="tests-only-secret-key",
         SITE_URL="https://cms.example.org",

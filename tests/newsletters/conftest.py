@@ -31,10 +31,3 @@ def make_issue(seeded):
         return NewsletterPage.objects.get(pk=page.pk)
 
     return make
-
-
-@pytest.fixture
-def editor_client(client, seeded, django_user_model):
-    user = django_user_model.objects.create_superuser("editor", "editor@example.org", "pw")
-    client.force_login(user)
-    return client

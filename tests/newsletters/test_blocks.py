@@ -250,7 +250,7 @@ def test_every_block_has_an_icon_a_template_and_a_description():
         assert block.meta.description, name
 
 
-def test_block_picker_previews_compile_to_html(editor_client):
+def test_block_picker_previews_compile_to_html(seeded, editor_client):
     stream_block = NewsletterPage._meta.get_field("body").stream_block
     for name, block in stream_block.child_blocks.items():
         assert block.is_previewable, name

@@ -5,7 +5,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from cms.demo import INTERVIEWS
+from interviews.demo import INTERVIEWS
 from interviews.models import InterviewPage
 from newsletters.rendering import (
     GMAIL_CLIP_BYTES,

@@ -6,34 +6,10 @@ from wagtail.images.models import Image
 from wagtail.models import Page, Revision
 
 from cms.models import EventPage, GoodPracticePage, Organisation
-from interviews.models import InterviewPage
 from mailing.models import Subscriber
 from newsletters.models import NewsletterPage
 
 pytestmark = pytest.mark.django_db
-
-SEED_INTERVIEWEES = {
-    "Massimiliano Rumignani": (
-        "Project Manager",
-        "AMBIT",
-        "GENDER EQUALITY CAN REPRESENT A DRIVER",
-    ),
-    "Andrea Luciana Marcu": (
-        "Manager of the Center for Continuous Training and Technological Information",
-        "Danubius University",
-        "IT HAS BEEN OBSERVED THAT WHEN THE WORK TEAMS",
-    ),
-    "Camille Esquerré": (
-        "Deputy Director",
-        "Cluster Mecanic Vallée",
-        "THE ROLE OF THE CLUSTER IS REALLY TO LEAD THE NETWORK",
-    ),
-    "Päivi Ekdahl": (
-        "Development Director",
-        "Regional Council of Lapland",
-        "WE SEE DIGITALIZATION, INDUSTRY 4.0",
-    ),
-}
 
 
 def counts():
@@ -56,17 +32,6 @@ def test_seed_demo_twice_changes_nothing(capsys):
     call_command("seed_demo")
     assert counts() == first
     assert first["pages"] >= 15
-
-
-def test_seed_rebuilds_the_interviewees_of_newsletter_3(seeded):
-    interviews = {p.interviewee_name: p for p in InterviewPage.objects.live()}
-    assert set(interviews) == set(SEED_INTERVIEWEES)
-    for name, (role, organisation, quote_start) in SEED_INTERVIEWEES.items():
-        page = interviews[name]
-        assert page.role == role
-        assert page.organisation.name == organisation
-        assert page.pull_quote.upper().startswith(quote_start)
-        assert page.portrait is not None and page.portrait.width > 0
 
 
 def test_seed_has_the_handbook_with_a_downloadable_pdf(seeded):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from cms import demo
+from penelope import demo
 
 
 class Command(BaseCommand):

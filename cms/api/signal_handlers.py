@@ -6,8 +6,8 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from wagtail.models import Page, PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms import webhooks
-from cms.api_models import ContentVersion
+from cms.api import webhooks
+from cms.api.models import ContentVersion
 
 # Pages being deleted: Wagtail unpublishes them first, which must not read as "unpublished".
 _deleting = threading.local()

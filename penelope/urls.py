@@ -5,8 +5,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from cms.api import api_router
-from cms.feeds import upcoming_events_ics
+from cms.api.calendar import upcoming_events_ics
+from cms.api.router import api_router
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),

@@ -1,10 +1,9 @@
 """Webhook deliveries in the Wagtail admin (Settings → Webhook deliveries), for operators."""
 
 from django.utils.translation import gettext_lazy as _
-from wagtail import hooks
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from cms.api_models import WebhookDelivery
+from cms.api.models import WebhookDelivery
 
 
 class WebhookDeliveryViewSet(ModelViewSet):
@@ -30,7 +29,3 @@ class WebhookDeliveryViewSet(ModelViewSet):
     copy_view_enabled = False
     # Deliveries are written by the system; an operator may only mark one as given up.
     form_fields = ["status"]
-
-
-def register_admin_views():
-    hooks.register("register_admin_viewset", lambda: WebhookDeliveryViewSet("webhook_deliveries"))

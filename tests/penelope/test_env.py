@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cms import env
+from penelope import env
 
 
 def test_sqlite_default_lives_under_base_dir(tmp_path):
@@ -63,7 +63,7 @@ def test_email_url_smtp(url, expected, tmp_path):
 
 def test_email_defaults_to_local_catcher_and_esp_wins(tmp_path):
     assert env.email_config(None, None, tmp_path) == {
-        "EMAIL_BACKEND": "cms.mail.CatcherBackend",
+        "EMAIL_BACKEND": "penelope.mail.CatcherBackend",
         "EMAIL_FILE_PATH": str(tmp_path),
     }
     assert env.email_config("smtp://x", "postmark", tmp_path)["EMAIL_BACKEND"] == (
@@ -104,7 +104,7 @@ def test_secret_key_is_generated_once_per_installation_and_kept_private(tmp_path
 def test_catcher_backend_writes_eml_files(tmp_path, settings):
     from django.core.mail import EmailMultiAlternatives, get_connection
 
-    connection = get_connection("cms.mail.CatcherBackend", file_path=tmp_path)
+    connection = get_connection("penelope.mail.CatcherBackend", file_path=tmp_path)
     message = EmailMultiAlternatives(
         "Hello", "text body", "a@example.org", ["b@example.org"], connection=connection
     )

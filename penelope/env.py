@@ -92,7 +92,7 @@ def email_config(url: str | None, esp: str | None, mail_dir: Path) -> dict:
     if not url or url.startswith("catcher:"):
         path = url.removeprefix("catcher://") if url else ""
         return {
-            "EMAIL_BACKEND": "cms.mail.CatcherBackend",
+            "EMAIL_BACKEND": "penelope.mail.CatcherBackend",
             "EMAIL_FILE_PATH": str(Path(path) if path else mail_dir),
         }
     parts = urlsplit(url)

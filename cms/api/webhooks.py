@@ -24,7 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from cms.api_models import WebhookDelivery
+from cms.api.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def emit(event: dict) -> list[int]:
 
         for pk in ids:
             try:
-                async_task("cms.tasks.deliver_webhook", pk, group="content-webhooks")
+                async_task("cms.api.tasks.deliver_webhook", pk, group="content-webhooks")
             except Exception:  # the broker being down must never fail a publish
                 logger.exception("Could not queue webhook delivery %s", pk)
 
@@ -159,7 +159,7 @@ def schedule_retry(delivery: WebhookDelivery) -> None:
 
     Schedule.objects.create(
         name=f"webhook-{delivery.pk}-attempt-{delivery.attempts + 1}",
-        func="cms.tasks.deliver_webhook",
+        func="cms.api.tasks.deliver_webhook",
         args=repr(delivery.pk),
         schedule_type=Schedule.ONCE,
         repeats=1,

@@ -1,6 +1,6 @@
 """django-q2 entry points of the cms app; they take primary keys and re-fetch."""
 
-from cms import webhooks
+from cms.api import webhooks
 
 
 def deliver_webhook(delivery_id: int) -> str:

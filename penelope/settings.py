@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cms import env
+from penelope import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -31,6 +31,8 @@ if DEBUG:
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
+    # The project package: settings, URLs, the demo seed of every app (no models).
+    "penelope",
     "cms",
     "interviews",
     "newsletters",
@@ -78,8 +80,8 @@ MIDDLEWARE = [
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
-ROOT_URLCONF = "cms.urls"
-WSGI_APPLICATION = "cms.wsgi.application"
+ROOT_URLCONF = "penelope.urls"
+WSGI_APPLICATION = "penelope.wsgi.application"
 
 TEMPLATES = [
     {
