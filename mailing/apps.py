@@ -9,7 +9,7 @@ class MailingConfig(AppConfig):
         from anymail.signals import tracking
         from django_q.signals import post_spawn
 
-        from mailing import campaign_hooks, tasks  # noqa: F401
+        from mailing import tasks
         from mailing import tracking as tracking_handlers
 
         tracking.connect(tracking_handlers.on_tracking, dispatch_uid="mailing.tracking")

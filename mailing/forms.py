@@ -1,4 +1,4 @@
-"""Forms for signup (JSON or form-encoded), the preference centre and the admin import."""
+"""Subscriber-facing forms: signup (JSON or form-encoded) and the preference centre."""
 
 from django import forms
 from django.conf import settings
@@ -73,24 +73,3 @@ class PreferencesForm(forms.Form):
         self.fields["lists"].queryset = MailingList.objects.filter(
             pk__in=[m.pk for m in list_choices]
         ).order_by("name")
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label=_("CSV file"),
-        help_text=_(
-            "UTF-8, with a header row. Columns: email (required), name, language; any "
-            "other column is kept as an attribute of the subscriber."
-        ),
-    )
-    mailing_list = forms.ModelChoiceField(
-        label=_("Import into list"), queryset=MailingList.objects.all()
-    )
-    confirmed = forms.BooleanField(
-        label=_("These people have already given their consent"),
-        help_text=_(
-            "Ticked: subscriptions are confirmed at once. Only tick this if you hold a "
-            "record of each person's consent."
-        ),
-        required=False,
-    )

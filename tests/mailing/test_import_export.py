@@ -9,13 +9,8 @@ from django.core.management.base import CommandError
 from mailing import subscriptions
 from mailing.importing import import_subscribers
 from mailing.models import MailingList, Subscriber, SubscriberEvent, Subscription, Suppression
-from tests.mailing import subscribers_fixtures as fixtures
 
 pytestmark = pytest.mark.django_db
-
-# Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
-events_list = fixtures.events_list
-newsletter_list = fixtures.newsletter_list
 
 BAD_CSV = """\
 Email,Name,Language,List,Organisation

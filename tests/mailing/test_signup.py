@@ -7,17 +7,11 @@ from django.test import TestCase
 from mailing import subscriptions, tokens
 from mailing.models import Subscriber, SubscriberEvent, Subscription, Suppression
 from tests import smtp
-from tests.mailing import subscribers_fixtures as fixtures
+from tests.mailing.factories import SubscriberFactory, SubscriptionFactory
+from tests.mailing.helpers import link_in
 
 pytestmark = pytest.mark.django_db
 
-# Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
-_fresh_rate_limits = fixtures._fresh_rate_limits
-events_list = fixtures.events_list
-internal_list = fixtures.internal_list
-newsletter_list = fixtures.newsletter_list
-sync_tasks = fixtures.sync_tasks
-link_in = fixtures.link_in
 smtp_server = smtp.smtp_server
 
 SIGNUP = "/api/subscriptions/"
@@ -85,11 +79,7 @@ def test_signup_confirmation_email_through_smtp_then_confirm(
 
 
 def test_same_answer_whatever_the_state_of_the_address(client, newsletter_list, sync_tasks):
-    Subscription.objects.create(
-        subscriber=Subscriber.objects.create(email="member@example.org"),
-        mailing_list=newsletter_list,
-        status=Subscription.Status.CONFIRMED,
-    )
+    SubscriptionFactory(subscriber__email="member@example.org", mailing_list=newsletter_list)
     Suppression.add("bounced@example.org", Suppression.Reason.HARD_BOUNCE)
     signup(client, email="pending@example.org", lists=["newsletter"])
     mail.outbox.clear()
@@ -214,7 +204,7 @@ def test_expired_confirmation_link_gets_the_invalid_link_page(
 
 
 def test_tampered_and_unknown_tokens_reveal_nothing(client, newsletter_list):
-    subscriber = Subscriber.objects.create(email="someone@example.org", name="Someone")
+    subscriber = SubscriberFactory(email="someone@example.org", name="Someone")
     good = {
         "confirm": tokens.make_token(tokens.CONFIRM, subscriber.pk),
         "unsubscribe": tokens.make_token(tokens.UNSUBSCRIBE, subscriber.pk),

@@ -47,9 +47,10 @@ def test_urls_are_absolute_and_follow_the_contract(settings):
 @pytest.mark.django_db
 def test_suppressed_addresses_are_excluded_whatever_their_case():
     from mailing.models import Subscriber, Suppression
+    from tests.mailing.factories import SubscriberFactory
 
-    kept = Subscriber.objects.create(email="Kept@Example.org")
-    gone = Subscriber.objects.create(email="Gone@Example.ORG")
+    kept = SubscriberFactory(email="Kept@Example.org")
+    gone = SubscriberFactory(email="Gone@Example.ORG")
     Suppression.add("gone@example.org", Suppression.Reason.HARD_BOUNCE)
     assert list(Subscriber.objects.not_suppressed()) == [kept]
     assert gone.email == "Gone@example.org"

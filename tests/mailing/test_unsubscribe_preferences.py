@@ -5,20 +5,14 @@ import pytest
 
 from mailing import subscriptions, tokens
 from mailing.models import Subscriber, SubscriberEvent, Suppression
-from tests.mailing import subscribers_fixtures as fixtures
+from tests.mailing.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
-
-# Fixtures shared by the subscriber tests (a module, not conftest, to stay out of others' way).
-_fresh_rate_limits = fixtures._fresh_rate_limits
-events_list = fixtures.events_list
-internal_list = fixtures.internal_list
-newsletter_list = fixtures.newsletter_list
 
 
 @pytest.fixture
 def member(newsletter_list, events_list):
-    subscriber = Subscriber.objects.create(email="reader@example.org", name="Reader", language="en")
+    subscriber = SubscriberFactory(email="reader@example.org", name="Reader", language="en")
     for mailing_list in (newsletter_list, events_list):
         subscriptions.subscribe(subscriber.email, [mailing_list], confirmed=True, source="test")
     return subscriber

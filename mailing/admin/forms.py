@@ -1,4 +1,4 @@
-"""The "Send or schedule…" form of the campaign admin."""
+"""Admin-only forms: the campaign's "Send or schedule…" form and the CSV import form."""
 
 from django import forms
 from django.core.validators import validate_email
@@ -39,3 +39,24 @@ class SendForm(forms.Form):
         for address in addresses:
             validate_email(address)
         return addresses
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, with a header row. Columns: email (required), name, language; any "
+            "other column is kept as an attribute of the subscriber."
+        ),
+    )
+    mailing_list = forms.ModelChoiceField(
+        label=_("Import into list"), queryset=MailingList.objects.all()
+    )
+    confirmed = forms.BooleanField(
+        label=_("These people have already given their consent"),
+        help_text=_(
+            "Ticked: subscriptions are confirmed at once. Only tick this if you hold a "
+            "record of each person's consent."
+        ),
+        required=False,
+    )

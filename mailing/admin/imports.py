@@ -1,4 +1,4 @@
-"""Wagtail admin pages of the audience: CSV import (run by the worker) with its report,
+"""Audience admin pages: CSV import (run by the worker) with its report and rejected rows,
 and CSV export of a list."""
 
 import uuid
@@ -7,10 +7,11 @@ from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mailing.forms import ImportForm
+from mailing.admin.forms import ImportForm
 from mailing.importing import export_csv_lines, job_paths, read_job_status, write_job_status
 from mailing.models import MailingList
 
@@ -89,3 +90,16 @@ def export_list_view(request, pk):
         f'attachment; filename="{slugify(mailing_list.slug)}-subscribers-{stamp}.csv"'
     )
     return response
+
+
+def urls():
+    return [
+        path("mailing/import/", import_view, name="mailing_import"),
+        path("mailing/import/<str:job_id>/", import_job_view, name="mailing_import_job"),
+        path(
+            "mailing/import/<str:job_id>/rejected.csv",
+            import_rejects_view,
+            name="mailing_import_rejects",
+        ),
+        path("mailing/lists/<int:pk>/export.csv", export_list_view, name="mailing_export_list"),
+    ]

@@ -1,16 +1,15 @@
-"""Fixtures shared by the subscriber tests (imported explicitly by those modules)."""
-
-import re
+"""Fixtures for the mailing tests: the lists subscribers join, in-process tasks, and
+rate limits that start afresh in every test."""
 
 import pytest
 from django.core.cache import cache
 
-from mailing.models import MailingList
+from tests.mailing.factories import MailingListFactory
 
 
 @pytest.fixture
 def newsletter_list(db):
-    return MailingList.objects.create(
+    return MailingListFactory(
         name="PENELOPE newsletter",
         slug="newsletter",
         description="News, interviews and events.",
@@ -22,12 +21,12 @@ def newsletter_list(db):
 
 @pytest.fixture
 def events_list(db):
-    return MailingList.objects.create(name="Event invitations", slug="events")
+    return MailingListFactory(name="Event invitations", slug="events")
 
 
 @pytest.fixture
 def internal_list(db):
-    return MailingList.objects.create(name="Partners only", slug="partners", is_public=False)
+    return MailingListFactory(name="Partners only", slug="partners", is_public=False)
 
 
 @pytest.fixture
@@ -40,14 +39,7 @@ def sync_tasks(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
+    """Signup rate limits live in the cache: no test inherits another's attempts."""
     cache.clear()
     yield
     cache.clear()
-
-
-def link_in(message, action):
-    """The /subscriptions/<action>/<token>/ link in a message's text part, as a path."""
-    body = message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(rf"https?://[^/\s]+(/subscriptions/{action}/[^\s]+/)", body)
-    assert match, body
-    return match.group(1)

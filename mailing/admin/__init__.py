@@ -1,0 +1,1 @@
+"""The mailing admin: audience, CSV import/export, campaigns and their reports."""

@@ -1,0 +1,295 @@
+"""Audience admin: lists with counts, subscribers with filters and history, suppressions,
+and the bulk actions on subscribers."""
+
+import django_filters
+from django import forms
+from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, ObjectList
+from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.widgets.button import HeaderButton
+from wagtail.snippets.bulk_actions.snippet_bulk_action import SnippetBulkAction
+from wagtail.snippets.views.snippets import (
+    IndexView,
+    InspectView,
+    SnippetViewSet,
+    SnippetViewSetGroup,
+)
+
+from mailing import subscriptions
+from mailing.models import MailingList, Subscriber, Subscription, Suppression, email_hash
+
+
+class MailingListViewSet(SnippetViewSet):
+    model = MailingList
+    icon = "list-ul"
+    menu_label = _("Lists")
+    list_display = [
+        TitleColumn("name", label=_("Name"), url_name="wagtailsnippets_mailing_mailinglist:edit"),
+        "slug",
+        Column("pending_count", label=_("Pending")),
+        Column("confirmed_count", label=_("Confirmed")),
+        Column("unsubscribed_count", label=_("Unsubscribed")),
+        TitleColumn(
+            "export",
+            label=_("Export"),
+            accessor=lambda obj: _("CSV"),
+            get_url=lambda obj: reverse("mailing_export_list", args=[obj.pk]),
+        ),
+    ]
+    search_fields = ["name", "slug"]
+    search_backend_name = None
+    copy_view_enabled = False
+
+    def get_queryset(self, request):
+        status = Subscription.Status
+        return MailingList.objects.annotate(
+            pending_count=Count("subscriptions", filter=Q(subscriptions__status=status.PENDING)),
+            confirmed_count=Count(
+                "subscriptions", filter=Q(subscriptions__status=status.CONFIRMED)
+            ),
+            unsubscribed_count=Count(
+                "subscriptions", filter=Q(subscriptions__status=status.UNSUBSCRIBED)
+            ),
+        )
+
+
+class SubscriberFilterSet(WagtailFilterSet):
+    """List and subscription status filter one subscription together (on list X, pending)."""
+
+    mailing_list = django_filters.ModelChoiceFilter(
+        label=_("List"), queryset=MailingList.objects.all(), method="keep"
+    )
+    subscription_status = django_filters.ChoiceFilter(
+        label=_("Subscription status"), choices=Subscription.Status.choices, method="keep"
+    )
+
+    class Meta:
+        model = Subscriber
+        fields = ["status", "language"]
+
+    def keep(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        mailing_list = self.form.cleaned_data.get("mailing_list")
+        status = self.form.cleaned_data.get("subscription_status")
+        if mailing_list or status:
+            wanted = Subscription.objects.filter(subscriber=OuterRef("pk"))
+            if mailing_list:
+                wanted = wanted.filter(mailing_list=mailing_list)
+            if status:
+                wanted = wanted.filter(status=status)
+            queryset = queryset.filter(Exists(wanted))
+        return queryset
+
+
+class SubscriberIndexView(IndexView):
+    @cached_property
+    def header_buttons(self):
+        buttons = super().header_buttons
+        if self.request.user.has_perm("mailing.add_subscriber"):
+            buttons.append(
+                HeaderButton(_("Import CSV"), url=reverse("mailing_import"), icon_name="upload")
+            )
+        return buttons
+
+
+class SubscriberInspectView(InspectView):
+    """The subscriber's detail: data, subscriptions with consent, and history."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["subscriptions"] = self.object.subscriptions.select_related(
+            "mailing_list"
+        ).order_by("mailing_list__name")
+        context["events"] = self.object.events.select_related("mailing_list")[:500]
+        context["suppression"] = Suppression.objects.filter(
+            email_hash=self.object.email_hash
+        ).first()
+        return context
+
+
+class SubscriberViewSet(SnippetViewSet):
+    model = Subscriber
+    icon = "user"
+    menu_label = _("Subscribers")
+    index_view_class = SubscriberIndexView
+    inspect_view_class = SubscriberInspectView
+    inspect_view_enabled = True
+    inspect_template_name = "mailing/admin/subscriber_inspect.html"
+    inspect_view_fields = ["email", "name", "language", "status", "attributes", "created_at"]
+    list_display = [
+        TitleColumn(
+            "email", label=_("Email"), url_name="wagtailsnippets_mailing_subscriber:inspect"
+        ),
+        "name",
+        "language",
+        Column("status", label=_("Status"), accessor="get_status_display"),
+        DateColumn("created_at", label=_("Added")),
+    ]
+    list_per_page = 50
+    search_fields = ["email", "name"]
+    search_backend_name = None
+    filterset_class = SubscriberFilterSet
+    list_export = ["email", "name", "language", "status", "created_at"]
+    export_filename = "subscribers"
+    copy_view_enabled = False
+    form_fields = ["email", "name", "language", "status", "attributes"]
+
+
+class SuppressionForm(WagtailAdminModelForm):
+    """Suppressions are stored hashed: the editor types an address, only its hash is kept."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        help_text=_("Only a one-way hash of the address is stored."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["email"]
+
+    def clean_email(self):
+        address = self.cleaned_data["email"]
+        if Suppression.is_suppressed(address):
+            raise forms.ValidationError(_("This address is already suppressed."))
+        return address
+
+    def save(self, commit=True):
+        if not self.instance.pk:
+            self.instance.email_hash = email_hash(self.cleaned_data["email"])
+        return super().save(commit=commit)
+
+
+class SuppressionIndexView(IndexView):
+    def search_queryset(self, queryset):
+        # Addresses are stored hashed: searching for one means looking up its hash.
+        if self.is_searching and "@" in self.search_query:
+            return queryset.filter(email_hash=email_hash(self.search_query))
+        return super().search_queryset(queryset)
+
+
+class SuppressionViewSet(SnippetViewSet):
+    model = Suppression
+    icon = "cross"
+    menu_label = _("Suppressions")
+    index_view_class = SuppressionIndexView
+    list_display = [
+        TitleColumn(
+            "email_hash",
+            label=_("Address hash"),
+            url_name="wagtailsnippets_mailing_suppression:edit",
+        ),
+        Column("reason", label=_("Reason"), accessor="get_reason_display"),
+        "detail",
+        DateColumn("created_at", label=_("Since")),
+    ]
+    list_filter = ["reason"]
+    search_fields = ["email_hash", "detail"]
+    search_backend_name = None
+    copy_view_enabled = False
+    edit_handler = ObjectList(
+        [FieldPanel("email"), FieldPanel("reason"), FieldPanel("detail")],
+        base_form_class=SuppressionForm,
+    )
+
+
+class AudienceGroup(SnippetViewSetGroup):
+    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet)
+    menu_icon = "group"
+    menu_label = _("Audience")
+    menu_name = "audience"
+
+
+# --- bulk actions on subscribers --------------------------------------------------------------
+
+
+class _SubscriberBulkAction(SnippetBulkAction):
+    models = [Subscriber]
+    template_name = "mailing/admin/bulk_action_confirm.html"
+    question = ""
+
+    def check_perm(self, obj):
+        return self.request.user.has_perm("mailing.change_subscriber")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "action": self}
+
+    @classmethod
+    def execute_action(cls, objects, **kwargs):
+        user = kwargs["self"].request.user
+        for subscriber in objects:
+            cls.apply(subscriber, source=f"admin: {user}"[:100])
+        return len(objects), 0
+
+
+class UnsubscribeBulkAction(_SubscriberBulkAction):
+    display_name = _("Unsubscribe")
+    action_type = "unsubscribe_all"
+    aria_label = _("Unsubscribe the selected subscribers from every list")
+    question = _("Unsubscribe these subscribers from every list?")
+    action_priority = 40
+
+    @staticmethod
+    def apply(subscriber, source):
+        subscriptions.unsubscribe(subscriber, source=source)
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        return ngettext(
+            "%(count)d subscriber unsubscribed from every list.",
+            "%(count)d subscribers unsubscribed from every list.",
+            num_parent_objects,
+        ) % {"count": num_parent_objects}
+
+
+class SuppressBulkAction(_SubscriberBulkAction):
+    display_name = _("Suppress")
+    action_type = "suppress"
+    aria_label = _("Never mail the selected subscribers again")
+    question = _("Never mail these addresses again, whatever their subscriptions?")
+    action_priority = 50
+
+    @staticmethod
+    def apply(subscriber, source):
+        subscriptions.suppress(subscriber, Suppression.Reason.MANUAL, source=source)
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        return ngettext(
+            "%(count)d address suppressed.", "%(count)d addresses suppressed.", num_parent_objects
+        ) % {"count": num_parent_objects}
+
+
+class EraseBulkAction(_SubscriberBulkAction):
+    display_name = _("Erase")
+    action_type = "erase"
+    aria_label = _("Erase the personal data of the selected subscribers")
+    question = _(
+        "Erase the personal data of these subscribers? Their addresses are kept only as "
+        "one-way hashes so that they are never mailed again. This cannot be undone."
+    )
+    action_priority = 60
+    classes = {"serious"}
+
+    def check_perm(self, obj):
+        return self.request.user.has_perm("mailing.delete_subscriber")
+
+    @staticmethod
+    def apply(subscriber, source):
+        if subscriber.status != Subscriber.Status.ERASED:
+            subscriptions.erase(subscriber, source=source)
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        return ngettext(
+            "%(count)d subscriber erased.", "%(count)d subscribers erased.", num_parent_objects
+        ) % {"count": num_parent_objects}
+
+
+BULK_ACTIONS = (UnsubscribeBulkAction, SuppressBulkAction, EraseBulkAction)
