@@ -5,7 +5,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from mailing.models import Campaign
-from mailing.sending import web_copy
+from mailing.sending.message import web_copy
 
 SHOWN = [Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.SENT]
 
