@@ -25,11 +25,13 @@ def enqueue(task_path: str, *args, name: str, count: int = 1):
     transaction.on_commit(send)
 
 
-def enqueue_dispatch(force: bool = False):
-    if force:
-        enqueue(DISPATCH, True, name="mailing-dispatch")
-    else:
-        enqueue(DISPATCH, name="mailing-dispatch")
+def enqueue_now(task_path: str, *args, name: str):
+    """Straight to the broker, for callers outside any transaction (a worker starting)."""
+    async_task(task_path, *args, task_name=name)
+
+
+def enqueue_dispatch():
+    enqueue(DISPATCH, name="mailing-dispatch")
 
 
 def enqueue_senders(campaign_id: int, count: int | None = None):

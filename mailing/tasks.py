@@ -2,6 +2,8 @@
 
 import logging
 
+from django_q.conf import Conf
+
 from mailing import campaigns, queue
 from mailing.sending.sender import run_sender
 
@@ -26,7 +28,11 @@ def send_campaign(campaign_id: int):
 
 def on_worker_spawn(sender, proc_name=None, **kwargs):
     """A (re)started worker picks up campaigns whose tasks died with a previous cluster."""
+    if Conf.SYNC:
+        # Every synchronous task runs in a fresh "worker": a dispatch there would spawn
+        # the next one, for ever.
+        return
     try:
-        queue.enqueue_dispatch(force=True)
+        queue.enqueue_now(queue.DISPATCH, True, name="mailing-dispatch")
     except Exception:  # noqa: BLE001 - a broker hiccup must not stop the worker
         logger.exception("could not enqueue the campaign dispatcher")
