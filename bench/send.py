@@ -57,7 +57,7 @@ def start_sink(kind):
         time.sleep(0.5)
         return sink, port
     sink = subprocess.Popen(
-        [sys.executable, "-m", "tests.mailing.smtp_sink", str(port)],
+        [sys.executable, "-m", "tests.smtp", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -90,12 +90,13 @@ def sample_message(env) -> bytes:
     """One message of the campaign as the pipeline builds it (for the ceiling run)."""
     code = (
         "import sys\n"
-        "from mailing import sending\n"
         "from mailing.models import Campaign\n"
+        "from mailing.sending.ledger import Recipient\n"
+        "from mailing.sending.message import MessageTemplate\n"
         "c = Campaign.objects.latest('pk')\n"
-        "t = sending.MessageTemplate.build(c)\n"
+        "t = MessageTemplate.build(c)\n"
         "d = c.deliveries.select_related('subscriber').first()\n"
-        "r = sending.Recipient(d.pk, d.subscriber_id, d.subscriber.email, d.subscriber.name,"
+        "r = Recipient(d.pk, d.subscriber_id, d.subscriber.email, d.subscriber.name,"
         " d.mailing_list_id, 0)\n"
         "sys.stdout.buffer.write(t.render(t.values(r, b'Thu, 01 Jan 2026 00:00:00 +0000')))\n"
     )

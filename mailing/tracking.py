@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from mailing import subscriptions
 from mailing.models import Delivery, DeliveryEvent, Suppression
-from mailing.sending import delivery_from_message_id
+from mailing.sending.message import delivery_from_message_id
 
 logger = logging.getLogger(__name__)
 

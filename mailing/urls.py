@@ -1,4 +1,4 @@
-"""Signup API, hosted subscriber pages (paths fixed by DESIGN.md) and their JSON twins."""
+"""Signup API, hosted subscriber pages and their JSON twins, and the web copy of campaigns."""
 
 from django.urls import path
 
@@ -30,4 +30,5 @@ urlpatterns = [
         name="preferences_data",
     ),
     path("subscriptions/preferences/<str:token>/erase/", views.erase_page, name="erase"),
+    path("newsletters/<slug:key>/", views.web_version, name="web_version"),
 ]

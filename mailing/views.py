@@ -1,6 +1,6 @@
 """Thin HTTP layer over ``mailing.subscriptions``: the signup API, the hosted pages and
-their JSON twins. Tokens authenticate every subscriber action; a bad token gets the same
-404 whatever was wrong with it.
+their JSON twins, and the web copy of sent campaigns. Tokens authenticate every
+subscriber action; a bad token gets the same 404 whatever was wrong with it.
 """
 
 import hashlib
@@ -9,16 +9,17 @@ import json
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render as django_render
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailing import subscriptions, tokens
 from mailing.forms import PreferencesForm, SignupForm
-from mailing.models import MailingList, Subscriber, Subscription, email_hash
+from mailing.models import Campaign, MailingList, Subscriber, Subscription, email_hash
+from mailing.sending.message import web_copy
 
 ACCEPTED = {
     "status": "accepted",
@@ -445,3 +446,27 @@ def data_api(request, subscriber, mailing_list):
 def erase_api(request, subscriber, mailing_list):
     subscriptions.erase(subscriber, source="api")
     return JsonResponse({"status": "erased"})
+
+
+# --- "view in browser" -------------------------------------------------------------------
+
+WEB_COPY_SHOWN = [Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.SENT]
+
+
+@require_GET
+@cache_control(public=True, max_age=300)
+def web_version(request, key: str):
+    """The issue as it was sent, without personal data.
+
+    ``key``: a campaign id, or an issue's slug (its most recent campaign).
+    """
+    campaigns = Campaign.objects.filter(status__in=WEB_COPY_SHOWN).exclude(html="")
+    if key.isdigit():
+        campaign = campaigns.filter(pk=int(key)).first()
+    else:
+        campaign = campaigns.filter(page__slug=key).order_by("-started_at").first()
+    if campaign is None:
+        raise Http404("No such newsletter")
+    response = HttpResponse(web_copy(campaign), content_type="text/html; charset=utf-8")
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -31,8 +31,9 @@ _PLACEHOLDER_RE = re.compile("(" + "|".join(map(re.escape, PLACEHOLDERS.values()
 _KEYS = {placeholder: key for key, placeholder in PLACEHOLDERS.items()}
 # Gmail clips messages whose HTML is larger than this.
 GMAIL_CLIP_BYTES = 102 * 1024
-# Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP.
-MAX_LINE = 800
+# Lines stay well under SMTP's 998-octet limit, so senders can use 7bit/8bit, not QP,
+# with room left for the per-recipient values substituted into a line after rendering.
+MAX_LINE = 760
 TEXT_WIDTH = 76
 # “Label: URL” lines stay whole, so the label and its link read together.
 _LABELLED_URL = re.compile(r"^[^\s].{0,80}: (https?://|%%)\S+$")

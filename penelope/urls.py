@@ -14,7 +14,6 @@ urlpatterns = [
     path("api/v2/", api_router.urls),
     path("api/events.ics", upcoming_events_ics, name="events-ics"),
     path("", include("mailing.urls")),
-    path("", include("newsletters.urls")),
     path("anymail/", include("anymail.urls")),
 ]
 

@@ -1,42 +1,87 @@
-"""A real SMTP server on loopback (aiosmtpd) for tests that must see mail leave Django."""
+"""A real SMTP server on loopback (aiosmtpd) for tests that must see mail leave Django.
 
-import email
-import email.policy
+``SmtpSink`` records what it receives and can answer chosen recipients with scripted
+codes: ``recorder.answers = {"a@x.org": [451, 250]}`` answers 451 to the first RCPT
+for that address and accepts the second; 550 stays forever when it is the last code.
+The ``smtp_server`` fixture starts one and points Django's SMTP backend at it.
+"""
+
+import asyncio
 import socket
 import threading
 import time
+from collections import Counter
+from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
+TEXTS = {
+    421: "4.3.2 Service shutting down",
+    451: "4.7.1 Greylisted, try again later",
+    452: "4.2.2 Mailbox full",
+    550: "5.1.1 No such user",
+}
 
-class _Collector:
-    def __init__(self):
-        self.messages = []
+
+class Recorder:
+    """The sink's handler: counts and keeps what was accepted, per recipient."""
+
+    def __init__(self, keep_messages=True):
+        self.keep_messages = keep_messages
+        self.raw = []  # (recipient, raw bytes)
+        self.counts = Counter()
+        self.answers = {}
+        self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
         self.lock = threading.Lock()
+        self.host, self.port = "127.0.0.1", None
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         with self.lock:
-            self.messages.append((envelope.rcpt_tos, message))
+            codes = self.answers.get(address.lower())
+            code = (codes.pop(0) if len(codes) > 1 else codes[0]) if codes else 250
+        if code != 250:
+            return f"{code} {TEXTS.get(code, 'refused')}"
+        envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.counts[rcpt.lower()] += 1
+                if self.keep_messages:
+                    self.raw.append((rcpt.lower(), envelope.original_content))
+        return "250 Message accepted for delivery"
 
-class SMTPServer:
-    def __init__(self):
-        self.collector = _Collector()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.controller = Controller(self.collector, hostname="127.0.0.1", port=port)
-        self.host, self.port = "127.0.0.1", port
+    def parsed(self):
+        """(recipient, parsed message) for every message kept."""
+        with self.lock:
+            return [
+                (rcpt, message_from_bytes(raw, policy=policy.default)) for rcpt, raw in self.raw
+            ]
 
     @property
     def messages(self):
-        with self.collector.lock:
-            return [m for _rcpt, m in self.collector.messages]
+        """The parsed messages, in the order they arrived."""
+        return [message for _rcpt, message in self.parsed()]
+
+    @property
+    def total(self):
+        with self.lock:
+            return sum(self.counts.values())
 
     def wait_for(self, count=1, timeout=5.0):
+        """The messages once at least ``count`` arrived; fails after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self.messages) >= count:
@@ -45,17 +90,87 @@ class SMTPServer:
         raise AssertionError(f"expected {count} message(s), got {len(self.messages)}")
 
 
+class SmtpSink:
+    def __init__(self, keep_messages=True, port=0):
+        self.recorder = Recorder(keep_messages)
+        self.controller = Controller(
+            self.recorder,
+            hostname="127.0.0.1",
+            port=port or _free_port(),
+            data_size_limit=10 * 1024 * 1024,
+            decode_data=False,
+        )
+        self.recorder.port = self.controller.port
+
+    @property
+    def port(self):
+        return self.controller.port
+
+    def __enter__(self):
+        self.controller.start()
+        return self.recorder
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    def start(self):
+        return self.__enter__()
+
+    def stop(self):
+        self.__exit__()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_settings(port):
+    """Settings overrides that make Django (and mailing.sending) use the sink on ``port``."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": False,
+        "EMAIL_USE_SSL": False,
+        "EMAIL_TIMEOUT": 10,
+    }
+
+
 @pytest.fixture
 def smtp_server(settings):
-    """Start aiosmtpd on a free loopback port and point Django's SMTP backend at it."""
-    server = SMTPServer()
-    server.controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = server.host
-    settings.EMAIL_PORT = server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    """A sink on a free loopback port with Django's SMTP backend pointed at it; yields its
+    recorder (``wait_for``, ``messages``, ``parsed()``, ``counts``, ``answers``)."""
+    sink = SmtpSink()
+    recorder = sink.start()
+    for name, value in smtp_settings(sink.port).items():
+        setattr(settings, name, value)
     try:
-        yield server
+        yield recorder
     finally:
-        server.controller.stop()
+        sink.stop()
+
+
+def main():
+    """`python -m tests.smtp PORT`: a counting sink for benchmarks; Ctrl-C stops."""
+    import signal
+    import sys
+
+    sink = SmtpSink(keep_messages=False, port=int(sys.argv[1]))
+    recorder = sink.start()
+    print(sink.port, flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        signal.pause()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sink.stop()
+        print(recorder.total, flush=True)
+
+
+if __name__ == "__main__":
+    main()

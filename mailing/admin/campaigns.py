@@ -21,10 +21,11 @@ from django.views.decorators.http import require_POST
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.widgets import Button
 
-from mailing import sending
+from mailing import campaigns
 from mailing.admin.forms import SendForm
 from mailing.admin.reports import chart, local
 from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList
+from mailing.sending import message, proof
 from newsletters.models import NewsletterPage
 
 SEND_PERMISSION = "mailing.send_campaign"
@@ -43,13 +44,6 @@ STATUS_CLASSES = {
     Status.FAILED: "w-status--disabled",
 }
 
-# Admin action → (status it moves to, statuses it may start from; None: any the model allows).
-ACTIONS = {
-    "pause": (Status.PAUSED, None),
-    "resume": (Status.SENDING, {Status.PAUSED}),
-    "cancel": (Status.CANCELLED, None),
-}
-
 
 def can_send(user) -> bool:
     return user.has_perm(SEND_PERMISSION)
@@ -57,16 +51,6 @@ def can_send(user) -> bool:
 
 def can_test(user, page) -> bool:
     return can_send(user) or page.permissions_for_user(user).can_edit()
-
-
-def valid_actions(campaign: Campaign) -> list[str]:
-    """The admin actions the model's transitions allow from the campaign's status."""
-    targets = Campaign.TRANSITIONS.get(campaign.status, set())
-    return [
-        name
-        for name, (target, sources) in ACTIONS.items()
-        if target in targets and (sources is None or campaign.status in sources)
-    ]
 
 
 def campaign_title(campaign: Campaign) -> str:
@@ -93,7 +77,7 @@ def send_view(request, page_id):
             if not addresses:
                 form.add_error("test_to", _("Give at least one address for the test."))
             else:
-                sent = sending.send_test(page, addresses)
+                sent = proof.send_test(page, addresses)
                 messages.success(request, _("Test sent to %(n)s address(es).") % {"n": sent})
                 return redirect("mailing_campaign_send", page.pk)
         else:
@@ -103,14 +87,16 @@ def send_view(request, page_id):
             if not lists:
                 form.add_error("lists", _("Choose at least one list."))
             else:
+                # Created and confirmed in one step until a confirmation screen comes.
                 with transaction.atomic():
-                    campaign = sending.create_campaign(
+                    campaign = campaigns.create(
                         page, lists, send_at=form.cleaned_data["send_at"], user=request.user
                     )
+                    campaigns.schedule(campaign)
                 messages.success(request, _("Campaign scheduled."))
                 return redirect("mailing_campaign", campaign.pk)
-    campaigns = list(page.campaigns.order_by("-created_at")[:10])
-    for campaign in campaigns:
+    recent = list(page.campaigns.order_by("-created_at")[:10])
+    for campaign in recent:
         campaign.status_class = STATUS_CLASSES.get(campaign.status, "")
     title = _("Send or schedule “%(title)s”") % {"title": page.title}
     return render(
@@ -120,7 +106,7 @@ def send_view(request, page_id):
             "page": page,
             "form": form,
             "can_send": allowed,
-            "campaigns": campaigns,
+            "campaigns": recent,
             "count_url": reverse("mailing_campaign_count"),
             "time_zone": form.time_zone,
             "header_title": title,
@@ -141,7 +127,7 @@ def count_view(request):
         raise PermissionDenied
     ids = [int(i) for i in request.GET.getlist("lists") if i.isdigit()]
     lists = MailingList.objects.filter(pk__in=ids)
-    return JsonResponse({"recipients": sending.count_recipients(lists) if ids else 0})
+    return JsonResponse({"recipients": campaigns.count_recipients(lists) if ids else 0})
 
 
 def progress(campaign: Campaign) -> dict:
@@ -160,7 +146,7 @@ def progress(campaign: Campaign) -> dict:
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
         "status_class": STATUS_CLASSES.get(campaign.status, ""),
-        "actions": valid_actions(campaign),
+        "actions": campaigns.available_actions(campaign),
         **counts,
         "percent": percent,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
@@ -192,16 +178,16 @@ def campaign_view(request, campaign_id):
             ],
             "chart": chart(campaign),
             "estimated_recipients": (
-                sending.count_recipients(campaign.lists.all())
+                campaigns.count_recipients(campaign.lists.all())
                 if campaign.status in (Status.DRAFT, Status.SCHEDULED)
                 and not campaign.recipients_count
                 else None
             ),
             "can_send": allowed,
-            "actions": valid_actions(campaign) if allowed else [],
+            "actions": campaigns.available_actions(campaign) if allowed else [],
             "status_class": STATUS_CLASSES.get(campaign.status, ""),
             "time_zone": timezone.get_current_timezone_name(),
-            "web_url": sending.web_url(campaign),
+            "web_url": message.web_url(campaign),
             "issue_url": reverse("wagtailadmin_pages:edit", args=[campaign.page_id]),
             "header_title": title,
             "header_icon": "mail",
@@ -235,10 +221,9 @@ def action_view(request, campaign_id, action):
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     if not can_send(request.user):
         raise PermissionDenied
-    actions = {"pause": sending.pause, "resume": sending.resume, "cancel": sending.cancel}
-    if action not in actions:
+    if action not in campaigns.ACTIONS:
         raise Http404
-    done = actions[action](campaign)
+    done = campaigns.perform(campaign, action)
     if done:
         messages.success(
             request, _("Campaign: %(status)s.") % {"status": campaign.get_status_display()}
@@ -251,7 +236,7 @@ def action_view(request, campaign_id, action):
 def index_view(request):
     if not request.user.has_perm("wagtailadmin.access_admin"):
         raise PermissionDenied
-    campaigns = (
+    listed = (
         Campaign.objects.select_related("page")
         .prefetch_related(Prefetch("lists", queryset=MailingList.objects.order_by("name")))
         .annotate(
@@ -260,7 +245,7 @@ def index_view(request):
         )
         .order_by("-created_at", "-pk")
     )
-    paginator = Paginator(campaigns, PER_PAGE)
+    paginator = Paginator(listed, PER_PAGE)
     page = paginator.get_page(request.GET.get("p"))
     for campaign in page:
         campaign.status_class = STATUS_CLASSES.get(campaign.status, "")

@@ -18,6 +18,15 @@ def _new_key():
 
 
 class Campaign(models.Model):
+    """One issue sent to lists at a time, through a status machine (``TRANSITIONS``).
+
+    DRAFT: created, not yet confirmed by an editor; no worker ever touches it.
+    ``mailing.campaigns.create`` makes a draft and ``schedule`` (the confirmation) moves
+    it to SCHEDULED, which the dispatcher starts when ``send_at`` comes (SENDING), and
+    which ends SENT, CANCELLED or FAILED (it could not start). For now the admin and the
+    ``send_newsletter`` command create and confirm in one step.
+    """
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
@@ -30,7 +39,7 @@ class Campaign(models.Model):
     # from → allowed targets; the only place where status changes are defined.
     TRANSITIONS = {
         Status.DRAFT: {Status.SCHEDULED, Status.CANCELLED},
-        Status.SCHEDULED: {Status.SENDING, Status.CANCELLED, Status.DRAFT, Status.FAILED},
+        Status.SCHEDULED: {Status.SENDING, Status.CANCELLED, Status.FAILED},
         Status.SENDING: {Status.PAUSED, Status.SENT, Status.CANCELLED, Status.FAILED},
         Status.PAUSED: {Status.SENDING, Status.CANCELLED},
         Status.SENT: set(),
@@ -88,12 +97,16 @@ class Campaign(models.Model):
     def __str__(self):
         return f"{self.page.title} ({self.get_status_display()})"
 
+    @classmethod
+    def can_move(cls, source: str, target: str) -> bool:
+        return target in cls.TRANSITIONS.get(source, ())
+
     def transition(self, target: str, *, expect=None, **fields) -> bool:
         """Move to ``target`` if the stored status allows it; True when this call did it."""
         sources = [
             source
-            for source, targets in self.TRANSITIONS.items()
-            if target in targets and (expect is None or source in expect)
+            for source in self.TRANSITIONS
+            if self.can_move(source, target) and (expect is None or source in expect)
         ]
         updated = Campaign.objects.filter(pk=self.pk, status__in=sources).update(
             status=target, **fields

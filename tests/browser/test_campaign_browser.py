@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.mailing.smtp_sink import SmtpSink
 from tests.mailing.workers import ROOT, Cluster, base_env, manage, prepare_database, wait_for
+from tests.smtp import SmtpSink
 
 CHROMIUM = Path("/usr/bin/chromium")
 

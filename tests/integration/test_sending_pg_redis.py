@@ -11,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.mailing.smtp_sink import SmtpSink
 from tests.mailing.workers import (
     Cluster,
     base_env,
@@ -20,6 +19,7 @@ from tests.mailing.workers import (
     send_newsletter,
     wait_for,
 )
+from tests.smtp import SmtpSink
 
 PG_URL = os.environ.get("INTEGRATION_PG_URL") or os.environ.get("INTEGRATION_DATABASE_URL")
 REDIS_URL = os.environ.get("INTEGRATION_REDIS_URL_AVAILABLE") or os.environ.get(

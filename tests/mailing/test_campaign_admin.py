@@ -8,11 +8,18 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.utils import timezone
 
-from mailing import sending
+from mailing import campaigns
 from mailing.admin import reports
 from mailing.models import Campaign, Delivery, DeliveryEvent
 
 pytestmark = pytest.mark.django_db
+
+
+def scheduled(seeded):
+    """A campaign of the demo issue to the demo list, created and confirmed."""
+    campaign = campaigns.create(seeded["newsletter"], [seeded["mailing_list"]])
+    assert campaigns.schedule(campaign)
+    return campaign
 
 
 @pytest.fixture
@@ -69,7 +76,7 @@ def test_senders_schedule_follow_and_control_a_campaign(client, seeded, sender):
     assert progress["status"] == "scheduled" and progress["percent"] == 0
     assert "about 4 (counted when sending starts)" in detail.content.decode()
 
-    sending.start_campaign(campaign.pk)
+    campaigns.start(campaign.pk)
     client.post(f"/admin/campaigns/{campaign.pk}/pause/")
     assert Campaign.objects.get().status == Campaign.Status.PAUSED
     client.post(f"/admin/campaigns/{campaign.pk}/resume/")
@@ -108,7 +115,7 @@ EXPECTED_ACTIONS = {
 
 @pytest.mark.parametrize("status", list(EXPECTED_ACTIONS))
 def test_only_the_actions_valid_for_the_status_are_shown(client, seeded, sender, status):
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
+    campaign = scheduled(seeded)
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
     client.force_login(sender)
     html = client.get(f"/admin/campaigns/{campaign.pk}/").content.decode()
@@ -121,7 +128,7 @@ def test_only_the_actions_valid_for_the_status_are_shown(client, seeded, sender,
 
 
 def test_editors_see_no_actions(client, seeded, editor):
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
+    campaign = scheduled(seeded)
     client.force_login(editor)
     html = client.get(f"/admin/campaigns/{campaign.pk}/").content.decode()
     assert action_forms(html) == {}
@@ -129,8 +136,8 @@ def test_editors_see_no_actions(client, seeded, editor):
 
 
 def test_campaign_page_has_a_wagtail_header_and_the_facts(client, seeded, sender):
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
-    sending.start_campaign(campaign.pk)
+    campaign = scheduled(seeded)
+    campaigns.start(campaign.pk)
     client.force_login(sender)
     html = client.get(f"/admin/campaigns/{campaign.pk}/").content.decode()
     title = f"{seeded['newsletter'].title} — campaign {campaign.pk}"
@@ -183,7 +190,7 @@ def test_index_lists_campaigns_newest_first_with_pagination(client, seeded, send
 
 
 def test_chart_has_points_for_a_campaign_sent_within_one_minute(client, seeded, sender):
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
+    campaign = scheduled(seeded)
     start = timezone.now().replace(microsecond=0)
     for i in range(12):
         delivery = Delivery.objects.create(

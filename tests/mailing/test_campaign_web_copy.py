@@ -2,10 +2,17 @@
 
 import pytest
 
-from mailing import sending
+from mailing import campaigns
 from mailing.models import Subscriber, Subscription
 
 pytestmark = pytest.mark.django_db
+
+
+def scheduled(seeded):
+    """A campaign of the demo issue to the demo list, created and confirmed."""
+    campaign = campaigns.create(seeded["newsletter"], [seeded["mailing_list"]])
+    assert campaigns.schedule(campaign)
+    return campaign
 
 
 @pytest.fixture
@@ -14,8 +21,8 @@ def campaign(seeded):
     Subscription.objects.create(
         subscriber=private, mailing_list=seeded["mailing_list"], status="confirmed"
     )
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
-    sending.start_campaign(campaign.pk)
+    campaign = scheduled(seeded)
+    campaigns.start(campaign.pk)
     campaign.refresh_from_db()
     return campaign
 
@@ -35,6 +42,6 @@ def test_web_copy_by_campaign_and_by_issue(client, campaign):
 
 
 def test_unsent_issue_has_no_web_copy(client, seeded):
-    sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])  # scheduled only
+    scheduled(seeded)  # scheduled only
     assert client.get(f"/newsletters/{seeded['newsletter'].slug}/").status_code == 404
     assert client.get("/newsletters/999/").status_code == 404

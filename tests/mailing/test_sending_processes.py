@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.mailing.smtp_sink import SmtpSink
 from tests.mailing.workers import (
     Cluster,
     SqliteProbe,
@@ -21,6 +20,7 @@ from tests.mailing.workers import (
     send_newsletter,
     wait_for,
 )
+from tests.smtp import SmtpSink
 
 SUBSCRIBERS = 300  # generated, on top of the 4 demo subscribers
 TOTAL = SUBSCRIBERS + 4

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from mailing import sending
+from mailing import campaigns
 from mailing.models import (
     Delivery,
     DeliveryEvent,
@@ -15,8 +15,17 @@ from mailing.models import (
     Subscription,
     Suppression,
 )
+from mailing.sending import message
 
 pytestmark = pytest.mark.django_db
+
+
+def scheduled(seeded):
+    """A campaign of the demo issue to the demo list, created and confirmed."""
+    campaign = campaigns.create(seeded["newsletter"], [seeded["mailing_list"]])
+    assert campaigns.schedule(campaign)
+    return campaign
+
 
 URL = "/anymail/postmark/tracking/"
 
@@ -27,8 +36,8 @@ def auth(secret="hook:secret-for-tests"):  # noqa: S107 - the test settings set 
 
 @pytest.fixture
 def delivery(seeded):
-    campaign = sending.create_campaign(seeded["newsletter"], [seeded["mailing_list"]])
-    sending.start_campaign(campaign.pk)
+    campaign = scheduled(seeded)
+    campaigns.start(campaign.pk)
     row = Delivery.objects.select_related("subscriber").filter(campaign=campaign).first()
     Delivery.objects.filter(pk=row.pk).update(status=Delivery.Status.SENT)
     return row
@@ -70,7 +79,7 @@ def test_hard_bounce_is_recorded_and_suppresses_the_address(client, delivery):
     assert Suppression.is_suppressed(delivery.subscriber.email)
     # The next campaign leaves the address out.
     lists = MailingList.objects.filter(pk=delivery.mailing_list_id)
-    assert sending.count_recipients(lists) == 3
+    assert campaigns.count_recipients(lists) == 3
     # The subscriber's history in the admin shows the bounce.
     assert delivery.subscriber.events.filter(kind="bounced").exists()
 
@@ -112,7 +121,7 @@ def test_complaint_suppresses_and_open_is_only_counted(client, delivery):
 
 def test_events_map_back_by_our_message_id_without_metadata(client, delivery):
     payload = bounce(delivery, Metadata={})
-    payload["MessageID"] = f"<{sending.message_id(delivery.campaign, delivery.pk)}>"
+    payload["MessageID"] = f"<{message.message_id(delivery.campaign, delivery.pk)}>"
     assert post(client, payload, **auth()).status_code == 200
     assert DeliveryEvent.objects.get().delivery_id == delivery.pk
 

@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from mailing import sending
+from mailing import campaigns
 from mailing.models import MailingList
+from mailing.sending.proof import send_test
 from newsletters.models import NewsletterPage
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if options["test_to"]:
             if options["lists"]:
                 raise CommandError("--test-to sends to the given addresses only; drop --list.")
-            count = sending.send_test(page, options["test_to"])
+            count = send_test(page, options["test_to"])
             if options["json"]:
                 self.stdout.write(json.dumps({"test_sent": count}))
             else:
@@ -41,11 +42,11 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"Unknown list(s): {', '.join(sorted(missing))}")
         send_at = self.parse_time(options["at"]) if options["at"] else None
+        # Created and confirmed in one step: running the command is the confirmation.
         with transaction.atomic():
-            campaign = sending.create_campaign(
-                page, lists, send_at=send_at, rate_limit=options["rate"]
-            )
-        recipients = sending.count_recipients(lists)
+            campaign = campaigns.create(page, lists, send_at=send_at, rate_limit=options["rate"])
+            campaigns.schedule(campaign)
+        recipients = campaigns.count_recipients(lists)
         if options["json"]:
             self.stdout.write(json.dumps({"campaign": campaign.pk, "recipients": recipients}))
         else:

@@ -1,0 +1,268 @@
+"""What a campaign's messages hold: per-recipient values, headers, addresses and ids.
+
+Built in one place for every transport and for test sends: the values filled into
+the placeholders, the headers, the From fallback, Message-IDs, the raw-bytes
+``MessageTemplate`` (serialised once per campaign) and the Django message builder.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import uuid
+from dataclasses import dataclass, field
+from email.header import Header
+from email.utils import formataddr, parseaddr
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from mailing import tokens
+from mailing.models import Campaign, Delivery, MailingList
+from newsletters.rendering import PLACEHOLDERS, personalise
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+# HTML-escaped twins of the name and email placeholders (a name may hold ``<`` or ``&``).
+HTML_NAME, HTML_EMAIL = "%%HTML_NAME%%", "%%HTML_EMAIL%%"
+# Value key → the placeholder it fills, for the transports that fill placeholders themselves.
+FIELDS = {
+    **PLACEHOLDERS,
+    "name_html": HTML_NAME,
+    "email_html": HTML_EMAIL,
+}
+
+
+# --- addresses and ids -------------------------------------------------------------------
+
+
+def site_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def web_url(campaign: Campaign) -> str:
+    return f"{settings.SITE_URL}/newsletters/{campaign.pk}/"
+
+
+def message_id(campaign: Campaign, delivery_id: int | str) -> str:
+    return f"c{campaign.pk}.{campaign.key}.d{delivery_id}@{site_domain()}"
+
+
+MESSAGE_ID_RE = re.compile(r"<?c(\d+)\.([0-9a-f]+)\.d(\d+)@")
+
+
+def delivery_from_message_id(value: str) -> int | None:
+    """The delivery id a Message-ID we built points to, if the campaign key matches."""
+    match = MESSAGE_ID_RE.search(value or "")
+    if not match:
+        return None
+    ok = Delivery.objects.filter(
+        pk=match.group(3), campaign_id=match.group(1), campaign__key=match.group(2)
+    ).exists()
+    return int(match.group(3)) if ok else None
+
+
+def sender_address(mailing_list: MailingList | None) -> tuple[str, str, str]:
+    """(from name, from email, reply-to): the list's own, else the site's settings."""
+    name = (mailing_list.from_name if mailing_list else "") or settings.NEWSLETTER_SENDER_NAME
+    email = (mailing_list.from_email if mailing_list else "") or parseaddr(
+        settings.DEFAULT_FROM_EMAIL
+    )[1]
+    return name, email, (mailing_list.reply_to if mailing_list else "")
+
+
+def from_header(campaign: Campaign) -> str:
+    return formataddr((campaign.from_name, campaign.from_email), charset="utf-8")
+
+
+def list_id(mailing_list: MailingList | None, from_name: str) -> str:
+    slug = mailing_list.slug if mailing_list else "newsletter"
+    name = (mailing_list.name if mailing_list else from_name).replace('"', "")
+    return f'"{name}" <{slug}.{site_domain()}>'
+
+
+def list_id_header(campaign: Campaign) -> str:
+    return list_id(campaign.lists.order_by("pk").first(), campaign.from_name)
+
+
+# --- values and headers ------------------------------------------------------------------
+
+
+def personal_values(
+    *, name: str, email: str, unsubscribe_url: str, preferences_url: str, web_url: str
+) -> dict[str, str]:
+    """The values one message fills its placeholders with, plain and HTML-escaped."""
+    # Whitespace runs (CR/LF included) never reach a header or the body.
+    name = " ".join((name or "").split())
+    email = email or ""
+    return {
+        "name": name,
+        "email": email,
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url,
+        "web_url": web_url,
+        "name_html": html_lib.escape(name),
+        "email_html": html_lib.escape(email),
+    }
+
+
+def recipient_values(recipient, web: str) -> dict[str, str]:
+    """``personal_values`` of a leased ``Recipient``, with its signed links."""
+    return personal_values(
+        name=recipient.name,
+        email=recipient.email,
+        unsubscribe_url=tokens.unsubscribe_url(recipient.subscriber_id, recipient.list_id),
+        preferences_url=tokens.preferences_url(recipient.subscriber_id),
+        web_url=web,
+    )
+
+
+def headers(
+    campaign: Campaign,
+    *,
+    unsubscribe_url: str = "",
+    message_id: str = "",
+    list_id: str | None = None,
+) -> dict[str, str]:
+    """Every header we set, for every transport; per-recipient ones only when given.
+
+    ``list_id``: the List-Id value when the caller has it (saves a query per message).
+    """
+    out = {"From": from_header(campaign)}
+    if message_id:
+        out["Message-ID"] = f"<{message_id}>"
+    if unsubscribe_url:
+        out["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    out["List-Unsubscribe-Post"] = ONE_CLICK
+    out["List-Id"] = list_id_header(campaign) if list_id is None else list_id
+    if campaign.reply_to:
+        out["Reply-To"] = campaign.reply_to
+    if campaign.pk:
+        out["Feedback-ID"] = f"c{campaign.pk}:newsletter:{site_domain()}"
+    return out
+
+
+def html_template(html: str) -> str:
+    """The HTML with the name and email placeholders swapped for their escaped twins."""
+    return html.replace(PLACEHOLDERS["name"], HTML_NAME).replace(PLACEHOLDERS["email"], HTML_EMAIL)
+
+
+# --- Django messages ---------------------------------------------------------------------
+
+
+def django_message(
+    campaign: Campaign, header_map: dict, *, to: list[str], text: str, html: str
+) -> EmailMultiAlternatives:
+    """The message as Django (and anymail) take it: From and Reply-To become its fields."""
+    extra = dict(header_map)
+    from_email = extra.pop("From")
+    reply_to = extra.pop("Reply-To", "")
+    message = EmailMultiAlternatives(
+        subject=campaign.subject,
+        body=text,
+        from_email=from_email,
+        to=to,
+        reply_to=[reply_to] if reply_to else None,
+        headers=extra,
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def web_copy(campaign: Campaign) -> str:
+    """The issue as sent, with no personal data: neutral values in place of the placeholders."""
+    url = web_url(campaign)
+    values = personal_values(
+        name="",
+        email="",
+        unsubscribe_url=f"{url}#subscription",
+        preferences_url=f"{url}#subscription",
+        web_url=url,
+    )
+    return personalise(campaign.html, values)
+
+
+# --- the raw message ---------------------------------------------------------------------
+
+# Tokens of the serialised template besides the body placeholders (``FIELDS``).
+H_TO, H_DATE, H_MSGID, H_UNSUB = "%%H_TO%%", "%%H_DATE%%", "%%H_MSGID%%", "%%H_UNSUB%%"
+TOKEN_RE = re.compile(rb"(%%[A-Z_]+%%)")
+B_FIELDS = {key: placeholder.encode() for key, placeholder in FIELDS.items()}
+B_TO, B_DATE, B_MSGID, B_UNSUB = (token.encode() for token in (H_TO, H_DATE, H_MSGID, H_UNSUB))
+# SMTP allows 998 octets a line; longer lines need an encoding this template does not do.
+MAX_OCTETS = 990
+
+
+@dataclass
+class MessageTemplate:
+    """A campaign's message serialised once, with per-recipient tokens left in the bytes.
+
+    Lines were folded when the issue was rendered (``newsletters.rendering``); a line
+    still too long for 8bit makes ``build`` raise ValueError, and the caller falls back
+    to Django's encoder.
+    """
+
+    campaign: Campaign
+    literals: list = field(default_factory=list)
+    keys: list = field(default_factory=list)
+    eight_bit: bool = False
+    sender: str = ""
+    web_url: str = ""
+    msgid: str = ""  # the Message-ID with "{}" for the delivery id
+
+    @classmethod
+    def build(cls, campaign: Campaign) -> MessageTemplate:
+        boundary = f"=_{campaign.key}{uuid.uuid4().hex[:12]}"
+        subject = campaign.subject
+        if not subject.isascii():
+            subject = Header(subject, "utf-8", maxlinelen=76).encode()
+        shared = headers(campaign, unsubscribe_url=H_UNSUB, message_id=H_MSGID)
+        lines = [f"From: {shared.pop('From')}", f"To: {H_TO}", f"Subject: {subject}"]
+        lines.append(f"Date: {H_DATE}")
+        lines += [f"{name}: {value}" for name, value in shared.items()]
+        lines += [
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        ]
+        text, html = campaign.text, html_template(campaign.html)
+        eight_bit = not (text.isascii() and html.isascii())
+        cte = "8bit" if eight_bit else "7bit"
+        lines += ["", f"--{boundary}"]
+        lines += ['Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {cte}"]
+        lines += ["", text, f"--{boundary}"]
+        lines += ['Content-Type: text/html; charset="utf-8"', f"Content-Transfer-Encoding: {cte}"]
+        lines += ["", html, f"--{boundary}--", ""]
+        source = "\r\n".join("\r\n".join(line.splitlines()) or line for line in lines)
+        data = source.encode("utf-8")
+        if any(len(line) > MAX_OCTETS for line in data.split(b"\r\n")):
+            raise ValueError("a line of the message is too long to send without encoding")
+        # Dot-stuffing done once here, not per message.
+        data = data.replace(b"\r\n.", b"\r\n..")
+        parts = TOKEN_RE.split(data)
+        return cls(
+            campaign=campaign,
+            literals=parts[0::2],
+            keys=parts[1::2],
+            eight_bit=eight_bit,
+            sender=campaign.from_email,
+            web_url=web_url(campaign),
+            msgid=message_id(campaign, "{}"),
+        )
+
+    def values(self, recipient, date: bytes) -> dict:
+        """Token → bytes for one recipient; ``date``: the Date header, formatted."""
+        values = recipient_values(recipient, self.web_url)
+        out = {B_FIELDS[key]: value.encode() for key, value in values.items()}
+        name, email = values["name"], values["email"]
+        out[B_TO] = (formataddr((name, email), charset="utf-8") if name else email).encode()
+        out[B_DATE] = date
+        out[B_MSGID] = self.msgid.format(recipient.delivery_id).encode()
+        out[B_UNSUB] = out[B_FIELDS["unsubscribe_url"]]
+        return out
+
+    def render(self, values: dict) -> bytes:
+        out = [self.literals[0]]
+        for key, literal in zip(self.keys, self.literals[1:], strict=True):
+            out.append(values.get(key, key))
+            out.append(literal)
+        return b"".join(out)

@@ -1,0 +1,127 @@
+"""The sender a worker runs: lease a chunk, send it through the campaign's transport, record.
+
+It knows the ledger and the transport contract only; which transport it has is
+``transport_for``'s choice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from mailing import campaigns
+from mailing.models import Campaign, Delivery
+from mailing.sending.ledger import Ledger, Recipient, lease, release, requeue_expired, setting
+from mailing.sending.transports import transport_for
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Sender:
+    """Leases chunks of one campaign and sends them until done, stopped or out of time."""
+
+    def __init__(self, campaign_id: int, *, time_budget: float | None = None):
+        self.campaign = Campaign.objects.select_related("page").get(pk=campaign_id)
+        self.owner = worker_id()
+        self.ledger = Ledger(self.owner)
+        self.chunk_size = setting("SENDING_CHUNK_SIZE", 500)
+        self.time_budget = time_budget or setting("SENDING_TASK_SECONDS", 120)
+        self.transport = transport_for(self.campaign)
+        self.rate = self.campaign.rate_limit or 0
+        self.sent_here = 0
+
+    def run(self) -> str:
+        """'done', 'stopped' (paused/cancelled), 'idle' (only later retries are left) or
+        'more' (time is up; enqueue again)."""
+        started = time.monotonic()
+        self.started = started
+        try:
+            while time.monotonic() - started < self.time_budget:
+                if not self.still_sending():
+                    return "stopped"
+                requeue_expired(self.campaign.pk)
+                chunk = lease(self.campaign.pk, self.owner, self.chunk_size)
+                if chunk:
+                    if not self.send_chunk(chunk):
+                        return "stopped"
+                    continue
+                if campaigns.finish_if_done(self.campaign):
+                    return "done"
+                if not self.still_sending():
+                    return "stopped"
+                # Rows wait for a retry time or for another worker's lease. A short wait is
+                # slept here; a long one frees the worker (the dispatcher's every-minute
+                # tick enqueues senders again).
+                wait = self.wait_seconds()
+                if wait is None:
+                    return "idle"
+                time.sleep(max(0.05, min(wait, self.time_budget - (time.monotonic() - started))))
+            return "more"
+        finally:
+            release(self.owner)
+            self.transport.close()
+
+    def still_sending(self) -> bool:
+        status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)
+        return status.first() == Campaign.Status.SENDING
+
+    def wait_seconds(self) -> float | None:
+        """Seconds until a row may be due again (at most 2), or None when that is far off."""
+        now = timezone.now()
+        nexts = Delivery.objects.filter(campaign=self.campaign).aggregate(
+            retry=Min(
+                "next_attempt_at",
+                filter=Q(status=Delivery.Status.PENDING, next_attempt_at__gt=now),
+            ),
+            lease=Min("lease_expires_at", filter=Q(status=Delivery.Status.LEASED)),
+        )
+        moments = [m for m in nexts.values() if m is not None]
+        wait = min(((m - now).total_seconds() for m in moments), default=1.0)
+        if wait > setting("SENDING_MAX_WAIT_SECONDS", 15):
+            return None
+        return min(wait + 0.05, 2.0)
+
+    def send_chunk(self, chunk: list[Recipient]) -> bool:
+        """Send a leased chunk in the transport's batches; False when the campaign stopped."""
+        last_check = time.monotonic()
+        start = 0
+        while start < len(chunk):
+            now = time.monotonic()
+            if now - last_check > 1.0:
+                last_check = now
+                if not self.still_sending():
+                    return False
+            # Read each time: a transport may fall back to smaller batches.
+            batch = chunk[start : start + self.transport.batch_size]
+            start += len(batch)
+            ready = []
+            for recipient in batch:
+                if recipient.erased:
+                    self.ledger.failed(recipient, "subscriber erased")
+                else:
+                    ready.append(recipient)
+            if not ready:
+                continue
+            if self.rate:
+                self.pace()
+            self.sent_here += len(ready)
+            for outcome in self.transport.send(ready):
+                self.ledger.record(outcome)
+        return True
+
+    def pace(self):
+        due = self.started + self.sent_here / self.rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+
+def run_sender(campaign_id: int, *, time_budget: float | None = None) -> str:
+    return Sender(campaign_id, time_budget=time_budget).run()

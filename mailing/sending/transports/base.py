@@ -1,0 +1,68 @@
+"""The transport contract: `send(batch) -> [Outcome]`, one outcome per recipient; `close()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailing.sending.ledger import Recipient
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one recipient: sent (with the provider's id), retry or failed (why)."""
+
+    recipient: Recipient
+    status: str  # "sent", "retry" or "failed"
+    message_id: str = ""
+    reason: str = ""
+
+    @classmethod
+    def sent(cls, recipient: Recipient, message_id: str = "") -> Outcome:
+        return cls(recipient, "sent", message_id=str(message_id or ""))
+
+    @classmethod
+    def retry(cls, recipient: Recipient, reason: str) -> Outcome:
+        return cls(recipient, "retry", reason=reason)
+
+    @classmethod
+    def failed(cls, recipient: Recipient, reason: str) -> Outcome:
+        return cls(recipient, "failed", reason=reason)
+
+
+class Transient(Exception):
+    """Try again later (SMTP 4xx, ESP 429/5xx, lost connection)."""
+
+
+class Permanent(Exception):
+    """Do not try again for this recipient (SMTP 5xx, ESP refusal)."""
+
+
+def outcome(recipient: Recipient, error: Exception) -> Outcome:
+    """The outcome a Transient or Permanent error stands for."""
+    if isinstance(error, Transient):
+        return Outcome.retry(recipient, str(error))
+    return Outcome.failed(recipient, str(error))
+
+
+def smtp_error(code: int, text) -> Exception:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    reason = f"{code} {text}".strip()
+    return Transient(reason) if 400 <= code < 500 else Permanent(reason)
+
+
+class Transport:
+    """Sends batches of leased recipients; each transport builds, posts and parses.
+
+    ``batch_size``: how many recipients one ``send`` takes at most. The sender records
+    the outcomes as soon as ``send`` returns, so a transport that posts one message at
+    a time keeps it at 1: a killed worker then repeats at most the message in flight.
+    """
+
+    batch_size = 1
+
+    def send(self, batch: list[Recipient]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close connections; the transport reopens them if it is used again."""
