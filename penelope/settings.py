@@ -252,7 +252,7 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified"]
 
 # --- sending ---
-# Campaign pipeline (mailing/sending.py): recipients leased per chunk, a lease expires
+# Campaign pipeline (mailing/sending/): recipients leased per chunk, a lease expires
 # (and returns to the queue) when its worker dies, transient failures retry with backoff.
 SENDING_CHUNK_SIZE = env.env_int("SENDING_CHUNK_SIZE", 500)
 SENDING_LEASE_SECONDS = env.env_int("SENDING_LEASE_SECONDS", 300)
