@@ -7,6 +7,7 @@ what an editor may do to a running campaign, from which the admin draws its butt
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from mailing import queue
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
+from newsletters.models import NewsletterPage
 from newsletters.rendering import render_email
 
 logger = logging.getLogger(__name__)
@@ -111,11 +113,15 @@ def start(campaign_id: int) -> bool:
 
 @dataclass(frozen=True)
 class Action:
-    """What an editor may do to a campaign: the status it moves to, and from which."""
+    """What an editor may do to a campaign: the status it moves to, from which, and after."""
 
     target: str
     # None: from every status the model lets reach ``target``.
     sources: frozenset | None = None
+    # Stamped with the moment of the change (e.g. ``finished_at``).
+    stamp: str = ""
+    # Run once the change happened.
+    then: Callable[[Campaign], object] | None = None
 
     def allowed(self, status: str) -> bool:
         return Campaign.can_move(status, self.target) and (
@@ -123,10 +129,13 @@ class Action:
         )
 
 
+# The one table of editor actions: the admin's buttons and ``perform`` both read it.
 ACTIONS = {
     "pause": Action(Status.PAUSED),
-    "resume": Action(Status.SENDING, frozenset({Status.PAUSED})),
-    "cancel": Action(Status.CANCELLED),
+    "resume": Action(
+        Status.SENDING, frozenset({Status.PAUSED}), then=lambda c: queue.enqueue_senders(c.pk)
+    ),
+    "cancel": Action(Status.CANCELLED, stamp="finished_at"),
 }
 
 
@@ -135,29 +144,27 @@ def available_actions(campaign: Campaign) -> list[str]:
     return [name for name, action in ACTIONS.items() if action.allowed(campaign.status)]
 
 
-def _act(campaign: Campaign, name: str, **fields) -> bool:
+def perform(campaign: Campaign, name: str) -> bool:
+    """Run the action called ``name`` (a key of ``ACTIONS``); True when it happened."""
     action = ACTIONS[name]
-    return campaign.transition(action.target, expect=action.sources, **fields)
+    fields = {action.stamp: timezone.now()} if action.stamp else {}
+    if not campaign.transition(action.target, expect=action.sources, **fields):
+        return False
+    if action.then is not None:
+        action.then(campaign)
+    return True
 
 
 def pause(campaign: Campaign) -> bool:
-    return _act(campaign, "pause")
+    return perform(campaign, "pause")
 
 
 def resume(campaign: Campaign) -> bool:
-    if _act(campaign, "resume"):
-        queue.enqueue_senders(campaign.pk)
-        return True
-    return False
+    return perform(campaign, "resume")
 
 
 def cancel(campaign: Campaign) -> bool:
-    return _act(campaign, "cancel", finished_at=timezone.now())
-
-
-def perform(campaign: Campaign, name: str) -> bool:
-    """Run the action called ``name`` (a key of ``ACTIONS``); True when it happened."""
-    return {"pause": pause, "resume": resume, "cancel": cancel}[name](campaign)
+    return perform(campaign, "cancel")
 
 
 def finish_if_done(campaign: Campaign) -> bool:
@@ -175,8 +182,6 @@ def finish_if_done(campaign: Campaign) -> bool:
 
 
 def _mark_issue_sent(campaign: Campaign):
-    from newsletters.models import NewsletterPage
-
     # The first finished campaign of an issue dates it; the next-issue draft starts there.
     NewsletterPage.objects.filter(pk=campaign.page_id, sent_at__isnull=True).update(
         sent_at=campaign.finished_at

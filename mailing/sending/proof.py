@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 
 from mailing.campaigns import pinned_revision
-from mailing.models import Campaign, MailingList
+from mailing.models import Campaign
 from mailing.sending import message as msg
 from newsletters.rendering import Personaliser, render_email
 
@@ -15,7 +15,7 @@ def send_test(page, addresses: list[str], *, lists=None) -> int:
     """Send the page's current revision to these addresses now: no worker, no list, no ledger."""
     revision = pinned_revision(page)
     rendered = render_email(revision.as_object() if revision else page)
-    first = (lists or MailingList.objects.none()).first() if lists is not None else None
+    first = lists.first() if lists is not None else None
     from_name, from_email, reply_to = msg.sender_address(first)
     # Never saved: it only carries what the message builders read from a campaign.
     campaign = Campaign(
