@@ -1,0 +1,88 @@
+"""Browser fixtures: one Debian Chromium for the session, a fresh context per test, and a
+live server whose absolute links (``SITE_URL``) point at itself.
+
+Two ways to serve the site, by what a test needs:
+- ``live_site``: pytest-django's live server in a thread of this process, on the test
+  database (transactional, restored after each test), with django-q2 tasks run in-process
+  and outgoing mail sent to a real SMTP server on loopback. Fast; the test can read and
+  write the database directly. Subscriber pages and most admin flows use it.
+- real processes (``runserver`` + ``qcluster``, see ``test_campaign_browser.py``) where the
+  worker itself is what is being tested.
+
+Drive pages as a person would: labels and roles (``get_by_label``, ``get_by_role``), not
+CSS classes, and assert on what the person sees and what the database holds.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.smtp import SmtpSink, smtp_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless Debian Chromium in a sandbox without a network: no background connections.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Playwright's sync API keeps an asyncio loop on the main thread; the test's own ORM
+# calls between browser steps are synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="Debian chromium is not installed")
+    for item in items:
+        if "browser" in item.keywords and not CHROMIUM.exists():
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole session (contexts keep tests apart)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A new browser context (own cookies, British English, Brussels time) and one page."""
+    context = chromium.new_context(locale="en-GB", timezone_id="Europe/Brussels")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def live_site(live_server, django_db_serialized_rollback, settings, monkeypatch):
+    """The live server with ``SITE_URL`` pointing at it, in-process tasks and a loopback
+    SMTP server; yields ``{"url", "smtp"}`` (``smtp``: the sink's recorder)."""
+    from django.core.cache import cache
+    from django_q.conf import Conf
+
+    settings.SITE_URL = live_server.url
+    settings.WAGTAILADMIN_BASE_URL = live_server.url
+    settings.ALLOWED_HOSTS = ["*"]
+    monkeypatch.setattr(Conf, "SYNC", True)
+    cache.clear()
+    sink = SmtpSink()
+    recorder = sink.start()
+    for name, value in smtp_settings(sink.port).items():
+        setattr(settings, name, value)
+    try:
+        yield {"url": live_server.url, "smtp": recorder}
+    finally:
+        sink.stop()
+        cache.clear()
