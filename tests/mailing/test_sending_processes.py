@@ -4,7 +4,6 @@ Workers and the test share a SQLite file built once per session; the ORM broker
 carries the tasks (tests/integration/ runs the same with PostgreSQL and Redis).
 """
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,6 +62,20 @@ def sending_world(sending_template_db, tmp_path):
                 timeout=timeout,
                 message=f"campaign {campaign_id} to be sent",
             )
+
+        def dispatcher_runs(self):
+            return self.probe.query(
+                "SELECT count(*) FROM django_q_task WHERE name LIKE 'mailing-dispatch%'"
+            )[0][0]
+
+        def wait_dispatched(self, runs, timeout=60):
+            """How many dispatcher runs finished, once at least ``runs`` did."""
+            wait_for(
+                lambda: self.dispatcher_runs() >= runs,
+                timeout=timeout,
+                message=f"{runs} dispatcher run(s)",
+            )
+            return self.dispatcher_runs()
 
     yield World()
     for cluster in clusters:
@@ -125,14 +138,19 @@ def test_killed_worker_loses_nobody_and_repeats_at_most_one_per_connection(sendi
 def test_scheduled_campaign_waits_for_its_time_then_goes(sending_world):
     world = sending_world
     world.cluster()
-    at = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    dispatched = world.wait_dispatched(1)  # the run a worker does when it starts
+    # Far enough ahead that no machine is slow enough to reach it during the test.
+    at = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
     created = send_newsletter(world.env, "--list", "newsletter", "--at", at)
-    # Scheduling enqueued the dispatcher at once: it must leave the campaign alone.
-    time.sleep(3)
+    # Scheduling enqueued the dispatcher at once: once it has run, the campaign is untouched.
+    world.wait_dispatched(dispatched + 1)
     assert world.smtp.total == 0
     assert world.probe.campaign(created["campaign"]) == "scheduled"
-    time.sleep(2.5)
-    # What the every-minute schedule does, without waiting a minute for it.
+    # Its time comes (moved instead of waited for), then the every-minute schedule's work.
+    world.probe.query(
+        "UPDATE mailing_campaign SET send_at=? WHERE id=?",
+        (datetime.now(UTC).replace(tzinfo=None).isoformat(" "), created["campaign"]),
+    )
     manage(
         world.env, "shell", "--no-imports", "-c", "from mailing.tasks import dispatch; dispatch()"
     )
