@@ -32,8 +32,9 @@ run: seed
 	$(PY) manage.py qcluster & \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Independent test files run in parallel, one process per core (pytest-xdist).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: install
 	$(PY) -m ruff check .

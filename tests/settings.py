@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("SITE_URL", "https://cms.example.org")
@@ -12,6 +13,15 @@ if os.environ.get("INTEGRATION_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["INTEGRATION_DATABASE_URL"]
 if os.environ.get("INTEGRATION_REDIS_URL"):
     os.environ["REDIS_URL"] = os.environ["INTEGRATION_REDIS_URL"]
+    # pytest-xdist: each worker process (gw0, gw1, …) takes the next Redis database, so
+    # one worker's cache.clear() (FLUSHDB) or queued tasks never reach another's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        parts = urlsplit(os.environ["REDIS_URL"])
+        db = int(parts.path.strip("/") or 0) + int(worker[2:])
+        if db > 15:
+            raise RuntimeError(f"no Redis database left for pytest-xdist worker {worker}")
+        os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{db}"))
 
 from penelope.settings import *  # noqa: E402, F403
 
