@@ -118,8 +118,14 @@ def test_a_subscriber_from_signup_to_erasure(live_site, browser_page, seeded):
         == Subscription.Status.UNSUBSCRIBED
     )
 
-    # Erasure from the preference centre.
+    # "Unsubscribe from everything" in the preference centre leaves the other list too.
     page.goto(preferences)
+    page.get_by_role("button", name="Unsubscribe from everything").click()
+    expect(page.get_by_text("no more emails from any of our lists")).to_be_visible()
+    assert set(ada.subscriptions.values_list("status", flat=True)) == {"unsubscribed"}
+
+    # Erasure from the preference centre.
+    page.get_by_role("link", name="Back to your preferences").click()
     page.get_by_role("link", name="Erase my data").click()
     expect(page.get_by_text("It cannot be undone.")).to_be_visible()
     page.get_by_role("button", name="Erase my data").click()
