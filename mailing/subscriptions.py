@@ -17,12 +17,15 @@ Public API (other modules may rely on these names):
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.template.loader import render_to_string
@@ -39,8 +42,8 @@ from mailing.models import (
     Subscription,
     Suppression,
     email_hash,
-    normalise_email,
 )
+from mailing.sending.message import site_domain
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +55,35 @@ subscriber_erased = Signal()
 
 
 def clean_email(address: str) -> str:
-    """The normalised address, or ValidationError if its syntax is wrong (no DNS lookup)."""
-    address = normalise_email(address)
-    if not address or len(address) > 254:
+    """email-validator's normalised form of the address (IDNA domain, NFC, lower-case
+    domain), or ValidationError if its syntax is wrong (no DNS lookup)."""
+    address = (address or "").strip()
+    if not address or len(address) > 320:
         raise ValidationError(_("Enter a valid email address."), code="invalid")
     try:
-        validate_email(address, check_deliverability=False)
+        normalised = validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValidationError(_("Enter a valid email address."), code="invalid") from exc
-    return address
+    if len(normalised) > 254:
+        raise ValidationError(_("Enter a valid email address."), code="invalid")
+    return normalised
+
+
+#: Characters a name may not hold: they would break the headers and the plain text it
+#: is written into (control characters, including CR and LF, and Unicode line breaks).
+_NAME_BREAKERS = {"\u2028", "\u2029"}
+
+
+def clean_name(value: str) -> str:
+    """A display name on one line, trimmed, at most 200 characters; ValidationError else."""
+    value = (value or "").strip()
+    if any(unicodedata.category(c) == "Cc" or c in _NAME_BREAKERS for c in value):
+        raise ValidationError(
+            _("A name cannot hold line breaks or control characters."), code="name"
+        )
+    if len(value) > 200:
+        raise ValidationError(_("A name has at most 200 characters."), code="name")
+    return value
 
 
 def language_code(value: str) -> str | None:
@@ -172,14 +195,16 @@ def subscribe(
     left alone. Name and language are only taken for a new subscriber, so that nobody
     can rename an existing subscriber by signing them up again.
     """
-    address = clean_email(email)
+    clean_email(email)  # refuses what is not an address; the model stores the normal form
     lists = list(lists)
-    if Suppression.is_suppressed(address):
+    # The spelling as typed also goes in: a suppression older than the normal form only
+    # knows its hash.
+    if Suppression.is_suppressed(email):
         return SubscribeResult(subscriber=None, suppressed=True)
     now = timezone.now()
     result = SubscribeResult(subscriber=None)
     with transaction.atomic():
-        subscriber = _get_or_create_subscriber(address, name=name, language=language)
+        subscriber = _get_or_create_subscriber(email, name=name, language=language)
         result.subscriber = subscriber
         if subscriber.status != Subscriber.Status.ACTIVE:
             result.suppressed = True
@@ -245,17 +270,20 @@ def subscribe(
     return result
 
 
-def _get_or_create_subscriber(address: str, *, name: str, language: str) -> Subscriber:
-    found = Subscriber.objects.filter(email_hash=email_hash(address)).first()
+def _get_or_create_subscriber(typed: str, *, name: str, language: str) -> Subscriber:
+    """The subscriber of this address however it is spelt; a new one keeps the spelling
+    typed for display (``Subscriber.save`` stores the normal form)."""
+    same = Subscriber.objects.filter(email_hash=email_hash(typed)).order_by("pk")
+    found = same.first()
     if found is not None:
         return found
     try:
         with transaction.atomic():
             return Subscriber.objects.create(
-                email=address, name=name[:200], language=language_code(language) or "en"
+                email=typed.strip(), name=name[:200], language=language_code(language) or "en"
             )
     except IntegrityError:  # a concurrent signup of the same address won the race
-        return Subscriber.objects.get(email_hash=email_hash(address))
+        return same.first()
 
 
 def _mark_confirmed(subscription, now, source, ip_address):
@@ -286,30 +314,44 @@ def queue_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
 
 
 def send_confirmation(subscriber_id: int, list_ids: list[int]) -> bool:
-    """Task: email the double opt-in link for the still pending lists; False if none."""
-    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    if subscriber is None or subscriber.status != Subscriber.Status.ACTIVE:
-        return False
-    if Suppression.is_suppressed(subscriber.email):
-        return False
-    pending = list(
-        MailingList.objects.filter(
-            pk__in=list_ids,
-            subscriptions__subscriber=subscriber,
-            subscriptions__status=Subscription.Status.PENDING,
-        ).order_by("name")
-    )
-    if not pending:
-        return False
-    message = build_confirmation_email(subscriber, pending)
-    message.send()
-    record_event(
-        subscriber,
-        Kind.CONFIRMATION_SENT,
-        mailing_list=pending[0] if len(pending) == 1 else None,
-        detail={"lists": [m.slug for m in pending]},
-    )
+    """Task: email the double opt-in link for the still pending lists; False if none.
+
+    At most ``SUBSCRIPTION_RATE_PER_ADDRESS`` per ``SUBSCRIPTION_RATE_WINDOW`` reach one
+    person, counted in their history (so every worker process and every spelling of
+    the address share one count): nobody can flood someone's inbox through the form.
+    """
+    with transaction.atomic():
+        # The row lock makes two workers confirming the same person count one by one.
+        subscriber = Subscriber.objects.select_for_update().filter(pk=subscriber_id).first()
+        if subscriber is None or subscriber.status != Subscriber.Status.ACTIVE:
+            return False
+        if Suppression.is_suppressed(subscriber.email) or _confirmations_used_up(subscriber):
+            return False
+        pending = list(
+            MailingList.objects.filter(
+                pk__in=list_ids,
+                subscriptions__subscriber=subscriber,
+                subscriptions__status=Subscription.Status.PENDING,
+            ).order_by("name")
+        )
+        if not pending:
+            return False
+        build_confirmation_email(subscriber, pending).send()
+        record_event(
+            subscriber,
+            Kind.CONFIRMATION_SENT,
+            mailing_list=pending[0] if len(pending) == 1 else None,
+            detail={"lists": [m.slug for m in pending]},
+        )
     return True
+
+
+def _confirmations_used_up(subscriber: Subscriber) -> bool:
+    since = timezone.now() - timedelta(seconds=settings.SUBSCRIPTION_RATE_WINDOW)
+    sent = SubscriberEvent.objects.filter(
+        subscriber=subscriber, kind=Kind.CONFIRMATION_SENT, created_at__gte=since
+    ).count()
+    return sent >= settings.SUBSCRIPTION_RATE_PER_ADDRESS
 
 
 def build_confirmation_email(subscriber: Subscriber, lists: list[MailingList]):
@@ -347,6 +389,8 @@ def build_confirmation_email(subscriber: Subscriber, lists: list[MailingList]):
         from_email=from_email,
         to=[subscriber.email],
         reply_to=[sender.reply_to] if sender and sender.reply_to else None,
+        # Django would name the machine (often "localhost"); receivers score that down.
+        headers={"Message-ID": make_msgid(domain=site_domain())},
     )
     message.attach_alternative(html, "text/html")
     return message
@@ -464,8 +508,8 @@ def update_preferences(
     changes: dict = {}
     with transaction.atomic():
         fields = []
-        if name is not None and name.strip() != subscriber.name:
-            subscriber.name = name.strip()[:200]
+        if name is not None and clean_name(name) != subscriber.name:
+            subscriber.name = clean_name(name)
             fields.append("name")
         if language is not None:
             code = language_code(language)
@@ -522,6 +566,7 @@ def export_data(subscriber: Subscriber, *, record: bool = True) -> dict:
 
     data = {
         "email": subscriber.email,
+        "email_as_typed": subscriber.email_as_typed,
         "name": subscriber.name,
         "language": subscriber.language,
         "status": subscriber.status,
@@ -574,6 +619,7 @@ def erase(subscriber: Subscriber, *, source: str = "") -> None:
         Subscription.objects.filter(subscriber=subscriber).update(ip_address=None)
         SubscriberEvent.objects.filter(subscriber=subscriber).update(ip_address=None)
         subscriber.email = f"erased-{subscriber.pk}@erased.invalid"
+        subscriber.email_as_typed = ""
         subscriber.name = ""
         subscriber.language = ""
         subscriber.attributes = {}

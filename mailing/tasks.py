@@ -1,10 +1,11 @@
-"""django-q2 entry points: thin, taking ids; the work is in mailing.campaigns and .sending."""
+"""django-q2 entry points: thin, taking ids (a signup takes its validated fields: no row
+exists yet); the work is in mailing.campaigns, .sending and .signup."""
 
 import logging
 
 from django_q.conf import Conf
 
-from mailing import campaigns, queue
+from mailing import campaigns, queue, signup
 from mailing.sending.sender import run_sender
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,11 @@ def send_campaign(campaign_id: int):
     if outcome == "more":
         queue.enqueue_senders(campaign_id, count=1)
     return outcome
+
+
+def process_signup(payload: dict):
+    """A signup from the API: all the work whose timing would tell the address's state."""
+    return signup.process_signup(payload)
 
 
 def on_worker_spawn(sender, proc_name=None, **kwargs):

@@ -4,21 +4,25 @@ subscriber action; a bad token gets the same 404 whatever was wrong with it.
 """
 
 import hashlib
+import ipaddress
 import json
+import unicodedata
+from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render as django_render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from mailing import subscriptions, tokens
-from mailing.forms import PreferencesForm, SignupForm
-from mailing.models import Campaign, MailingList, Subscriber, Subscription, email_hash
+from mailing import signup, subscriptions, tokens
+from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
+from mailing.models import Campaign, MailingList, Subscriber, Subscription
 from mailing.sending.message import web_copy
 
 ACCEPTED = {
@@ -26,27 +30,45 @@ ACCEPTED = {
     "detail": "Thank you. If this address can receive our emails, a message to confirm "
     "the subscription is on its way.",
 }
+#: A signup or a preferences change is a few hundred bytes; refuse far more unread.
+MAX_BODY = 64 * 1024
 
 
 class BadLink(Exception):
     pass
 
 
+class BadBody(Exception):
+    """A request body that cannot be read as the fields it should hold."""
+
+    def __init__(self, detail: str, status: int = 400):
+        super().__init__(detail)
+        self.detail, self.status = detail, status
+
+    def response(self):
+        return JsonResponse({"status": "invalid", "detail": self.detail}, status=self.status)
+
+
 def render(request, template_name, context=None, status=200):
-    """Hosted pages carry the newsletter's sender name and postal address."""
+    """Hosted pages carry the newsletter's sender name, postal address and website."""
     context = {
         "sender_name": settings.NEWSLETTER_SENDER_NAME,
         "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
+        "website_url": settings.FRONTEND_URL,
         **(context or {}),
     }
     return django_render(request, template_name, context, status=status)
 
 
 def client_ip(request) -> str | None:
+    """The caller's IP address; None when the configured header holds anything else."""
     value = request.META.get(settings.SUBSCRIPTION_CLIENT_IP_HEADER) or request.META.get(
         "REMOTE_ADDR"
     )
-    return value.split(",")[0].strip() if value else None
+    try:
+        return str(ipaddress.ip_address(value.split(",")[0].strip())) if value else None
+    except ValueError:
+        return None
 
 
 def hit_limit(scope: str, key: str, limit: int) -> bool:
@@ -63,27 +85,79 @@ def hit_limit(scope: str, key: str, limit: int) -> bool:
 
 
 def _read_body(request) -> dict:
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return {}
-        return data if isinstance(data, dict) else {}
-    data = {key: request.POST.get(key) for key in request.POST}
-    if "lists" in request.POST:
-        data["lists"] = request.POST.getlist("lists")
+    """The JSON object or the form fields of a POST; BadBody for anything else."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY:
+        raise BadBody(_("The request body is too large."), status=413)
+    try:
+        if request.content_type == "application/json":
+            return _json_object(request.body)
+        data = {key: request.POST.get(key) for key in request.POST}
+        if "lists" in request.POST:
+            data["lists"] = request.POST.getlist("lists")
+        return data
+    except (SuspiciousOperation, MultiPartParserError, UnreadablePostError) as exc:
+        # Too big (without a Content-Length), too many fields, a broken multipart body.
+        raise BadBody(_("The request body cannot be read.")) from exc
+
+
+def _json_object(body: bytes) -> dict:
+    if len(body) > MAX_BODY:
+        raise BadBody(_("The request body is too large."), status=413)
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, RecursionError) as exc:  # also bad UTF-8, huge integers, deep nesting
+        raise BadBody(_("The request body is not valid JSON.")) from exc
+    if not isinstance(data, dict):
+        raise BadBody(_("Send a JSON object."))
     return data
+
+
+def _invalid(errors: dict, status: int = 400):
+    return JsonResponse(
+        {"status": "invalid", "detail": _("Please correct the fields named."), "errors": errors},
+        status=status,
+    )
+
+
+def api_methods(*methods):
+    """Like ``require_http_methods``, with a JSON answer for the other methods."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = JsonResponse(
+                    {
+                        "status": "method_not_allowed",
+                        "detail": _("Use %(methods)s.") % {"methods": " or ".join(methods)},
+                    },
+                    status=405,
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 # --- signup ---------------------------------------------------------------------------
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@api_methods("GET", "POST")
 def signup_api(request):
     """POST /api/subscriptions/: 202 with one body whatever the address's state.
 
-    GET lists the public lists, for sites that build their signup form from them.
+    The request validates and counts the IP address; all that depends on the address
+    happens in the worker (``mailing.signup``), so neither the answer nor its timing
+    tells whether someone is subscribed. GET lists the public lists, for sites that
+    build their signup form from them.
     """
     if request.method == "GET":
         lists = MailingList.objects.filter(is_public=True).order_by("name")
@@ -102,34 +176,35 @@ def signup_api(request):
         )
         response["Retry-After"] = str(settings.SUBSCRIPTION_RATE_WINDOW)
         return response
-    data = _read_body(request)
-    form = SignupForm(data)
+    try:
+        form = SignupForm(_read_body(request))
+    except BadBody as exc:
+        return exc.response()
     if form.is_bot():
         return JsonResponse(ACCEPTED, status=202)
     if not form.is_valid():
-        errors = {
-            name: [e["message"] for e in errs] for name, errs in form.errors.get_json_data().items()
-        }
-        return JsonResponse({"status": "invalid", "errors": errors}, status=400)
-    address = form.cleaned_data["email"]
-    # Over the per-address limit the answer is the same, but nothing is sent: nobody
-    # can use the form to flood someone's mailbox, nor learn anything from it.
-    if hit_limit("address", email_hash(address), settings.SUBSCRIPTION_RATE_PER_ADDRESS):
-        return JsonResponse(ACCEPTED, status=202)
-    subscriptions.subscribe(
-        address,
-        form.cleaned_data["lists"],
+        return _invalid(
+            {
+                name: [e["message"] for e in errs]
+                for name, errs in form.errors.get_json_data().items()
+            }
+        )
+    signup.queue_signup(
+        email=form.typed_email,
+        lists=form.cleaned_data["lists"],
         name=form.cleaned_data["name"],
         language=form.cleaned_data["language"],
+        consent_text=form.cleaned_data["consent"],
         source=_signup_source(request),
         ip_address=ip,
-        consent_text=form.cleaned_data["consent"],
     )
     return JsonResponse(ACCEPTED, status=202)
 
 
 def _signup_source(request) -> str:
     origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    # Headers may carry bytes no database column should hold (NUL, for one).
+    origin = "".join(c for c in origin if unicodedata.category(c) != "Cc")
     return f"signup: {origin}"[:100] if origin else "signup"
 
 
@@ -157,7 +232,13 @@ def _bad_link_page(request):
 
 
 def _bad_link_json():
-    return JsonResponse({"status": "invalid_link"}, status=404)
+    return JsonResponse(
+        {
+            "status": "invalid_link",
+            "detail": _("This link does not work: it is incomplete, expired or unknown."),
+        },
+        status=404,
+    )
 
 
 def _message(request, title, text, *, links=(), status=200):
@@ -258,9 +339,13 @@ def preferences_page(request, token):
         return _bad_link_page(request)
     choices = subscriptions.lists_for_preferences(subscriber)
     active = [m for m, status in choices if status in subscriptions.ACTIVE_STATUSES]
-    initial = {"name": subscriber.name, "language": subscriber.language, "lists": active}
+    initial = {
+        "name": subscriber.name,
+        "language": subscriber.language,
+        "lists": [m.pk for m in active],
+    }
     form = PreferencesForm(initial=initial, list_choices=[m for m, _status in choices])
-    saved = False
+    saved, status = False, 200
     if request.method == "POST":
         if request.POST.get("action") == "unsubscribe_all":
             subscriptions.unsubscribe(
@@ -286,10 +371,12 @@ def preferences_page(request, token):
                 initial={
                     "name": subscriber.name,
                     "language": subscriber.language,
-                    "lists": list(form.cleaned_data["lists"]),
+                    "lists": [m.pk for m in form.cleaned_data["lists"]],
                 },
                 list_choices=[m for m, _status in choices],
             )
+        else:
+            status = 400
     return render(
         request,
         "mailing/preferences.html",
@@ -300,6 +387,7 @@ def preferences_page(request, token):
             "data_url": request.path + "data/",
             "erase_url": request.path + "erase/",
         },
+        status=status,
     )
 
 
@@ -339,10 +427,12 @@ def erase_page(request, token):
 # --- the same actions as JSON, for sites that build their own pages -----------------------
 
 
-def _json_token_view(purpose):
+def _json_token_view(purpose, *methods):
     def decorator(func):
         @csrf_exempt  # token-authenticated, no cookies involved
         @never_cache
+        @api_methods(*methods)
+        @wraps(func)
         def view(request, token):
             try:
                 subscriber, mailing_list = _from_token(purpose, token)
@@ -350,21 +440,18 @@ def _json_token_view(purpose):
                 return _bad_link_json()
             return func(request, subscriber, mailing_list)
 
-        view.__name__ = func.__name__
         return view
 
     return decorator
 
 
-@require_POST
-@_json_token_view(tokens.CONFIRM)
+@_json_token_view(tokens.CONFIRM, "POST")
 def confirm_api(request, subscriber, mailing_list):
     changed = subscriptions.confirm(subscriber, mailing_list, ip_address=client_ip(request))
     return JsonResponse({"status": "confirmed", "changed": changed})
 
 
-@require_POST
-@_json_token_view(tokens.UNSUBSCRIBE)
+@_json_token_view(tokens.UNSUBSCRIBE, "POST")
 def unsubscribe_api(request, subscriber, mailing_list):
     changed = subscriptions.unsubscribe(
         subscriber, mailing_list, source="api", ip_address=client_ip(request)
@@ -388,61 +475,57 @@ def _preferences_json(subscriber):
     }
 
 
-@require_http_methods(["GET", "POST"])
-@_json_token_view(tokens.PREFERENCES)
+@_json_token_view(tokens.PREFERENCES, "GET", "POST")
 def preferences_api(request, subscriber, mailing_list):
     """GET the preferences; POST {name?, language?, lists?: [slug]} to change them."""
     if request.method == "POST":
-        data = _read_body(request)
+        try:
+            data = _read_body(request)
+        except BadBody as exc:
+            return exc.response()
+        errors = {
+            key: [_("Give this as text.")]
+            for key in ("name", "language")
+            if data.get(key) is not None and not is_text(data[key])
+        }
         lists = None
         if "lists" in data:
             slugs = data["lists"]
-            if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
-                return JsonResponse(
-                    {"status": "invalid", "errors": {"lists": ["Give a list of slugs."]}},
-                    status=400,
-                )
+            if (
+                not isinstance(slugs, list)
+                or len(slugs) > MAX_LISTS
+                or not all(is_text(s) for s in slugs)
+            ):
+                return _invalid({"lists": [_("Give a list of list names (slugs).")]})
             allowed = {m.slug: m for m, _status in subscriptions.lists_for_preferences(subscriber)}
             unknown = sorted(set(slugs) - set(allowed))
             if unknown:
-                return JsonResponse(
-                    {
-                        "status": "invalid",
-                        "errors": {"lists": [f"Unknown list: {', '.join(unknown)}"]},
-                    },
-                    status=400,
-                )
-            lists = [allowed[s] for s in slugs]
-        name = data.get("name")
-        language = data.get("language")
-        if (name is not None and not isinstance(name, str)) or (
-            language is not None and not isinstance(language, str)
-        ):
-            return JsonResponse({"status": "invalid"}, status=400)
+                named = ", ".join(unknown)[:500]
+                errors["lists"] = [_("Unknown list: %(lists)s") % {"lists": named}]
+            lists = [allowed[s] for s in slugs if s in allowed]
+        if errors:
+            return _invalid(errors)
         try:
             subscriptions.update_preferences(
                 subscriber,
                 lists=lists,
-                name=name,
-                language=language,
+                name=data.get("name"),
+                language=data.get("language"),
                 source="api",
                 ip_address=client_ip(request),
             )
         except ValidationError as exc:
-            return JsonResponse(
-                {"status": "invalid", "errors": {"language": exc.messages}}, status=400
-            )
+            field = "name" if exc.code == "name" else "language"
+            return _invalid({field: exc.messages})
     return JsonResponse(_preferences_json(subscriber))
 
 
-@require_http_methods(["GET"])
-@_json_token_view(tokens.PREFERENCES)
+@_json_token_view(tokens.PREFERENCES, "GET")
 def data_api(request, subscriber, mailing_list):
     return JsonResponse(subscriptions.export_data(subscriber))
 
 
-@require_POST
-@_json_token_view(tokens.PREFERENCES)
+@_json_token_view(tokens.PREFERENCES, "POST")
 def erase_api(request, subscriber, mailing_list):
     subscriptions.erase(subscriber, source="api")
     return JsonResponse({"status": "erased"})

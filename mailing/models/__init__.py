@@ -7,6 +7,8 @@ from mailing.models.audience import (  # noqa: F401
     Subscription,
     Suppression,
     email_hash,
+    email_identity,
+    legacy_email_hash,
     normalise_email,
 )
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402

@@ -1,23 +1,55 @@
 """Audience: lists, subscribers, their subscriptions (with consent) and the suppression list."""
 
 import hashlib
+import unicodedata
 
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from email_validator import EmailNotValidError, validate_email
 
 
 def normalise_email(address: str) -> str:
-    """Trim and lower-case the domain; the whole address is compared case-insensitively."""
-    address = (address or "").strip()
+    """The one spelling of an address: email-validator's normalised form.
+
+    That is the domain through IDNA (full-width letters folded, punycode shown as
+    Unicode) and lower-cased, the whole in Unicode NFC; the local part keeps its case.
+    What the validator refuses (a bounce from ``postmaster@localhost``, an erased
+    placeholder) is only trimmed, NFC-normalised and its domain lower-cased.
+    """
+    address = unicodedata.normalize("NFC", (address or "").strip())
+    # Plain ASCII without an IDNA label is already in normal form once its domain is
+    # lower-cased: skip the validator (imports hash every row).
+    if not address.isascii() or "xn--" in address.lower():
+        try:
+            return validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError:
+            pass
     local, sep, domain = address.rpartition("@")
     return f"{local}{sep}{domain.lower()}" if sep else address
 
 
+def email_identity(address: str) -> str:
+    """What makes two spellings one person: the normal form, compared case-insensitively."""
+    return normalise_email(address).lower()
+
+
 def email_hash(address: str) -> str:
-    """One-way hash kept in the suppression list, so an erased address is never mailed again."""
-    return hashlib.sha256(normalise_email(address).lower().encode()).hexdigest()
+    """One-way hash of the identity: suppressions, de-duplication and matching use it."""
+    return hashlib.sha256(email_identity(address).encode()).hexdigest()
+
+
+def legacy_email_hash(address: str) -> str:
+    """The hash as it was made before addresses were normalised with email-validator.
+
+    Suppressions of people erased before then cannot be recomputed (only the hash is
+    left), so lookups also try the spelling as typed under the old rule.
+    """
+    address = (address or "").strip()
+    local, sep, domain = address.rpartition("@")
+    old = f"{local}{sep}{domain.lower()}" if sep else address
+    return hashlib.sha256(old.lower().encode()).hexdigest()
 
 
 class MailingList(models.Model):
@@ -52,7 +84,8 @@ class MailingList(models.Model):
 
 class SubscriberQuerySet(models.QuerySet):
     def by_email(self, address: str):
-        return self.filter(email__iexact=normalise_email(address))
+        """Whoever ``address`` is, however it is spelt."""
+        return self.filter(email_hash=email_hash(address))
 
     def not_suppressed(self):
         return self.exclude(email_hash__in=Suppression.objects.values("email_hash"))
@@ -84,7 +117,11 @@ class Subscriber(models.Model):
         # keeps its counts, and the address lives on only as a hash in Suppression.
         ERASED = "erased", _("Erased")
 
+    # The normalised address (``normalise_email``): what is sent to and shown by default.
     email = models.EmailField(max_length=254)
+    # The address as the person typed it, when that differs from ``email``: for display
+    # only, never to match, de-duplicate or send.
+    email_as_typed = models.CharField(max_length=320, blank=True, editable=False)
     # Kept in step with `email` so sends can exclude suppressions (stored hashed) in SQL.
     email_hash = models.CharField(max_length=64, editable=False, db_index=True, default="")
     name = models.CharField(max_length=200, blank=True)
@@ -108,12 +145,21 @@ class Subscriber(models.Model):
         return self.email
 
     def save(self, *args, **kwargs):
-        self.email = normalise_email(self.email)
+        typed = (self.email or "").strip()
+        self.email = normalise_email(typed)
+        if typed != self.email:
+            self.email_as_typed = typed[:320]
+        elif normalise_email(self.email_as_typed) != self.email:
+            self.email_as_typed = ""  # the address changed: the old spelling is stale
         self.email_hash = email_hash(self.email)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "email" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "email_hash"}
+            kwargs["update_fields"] = {*update_fields, "email_hash", "email_as_typed"}
         super().save(*args, **kwargs)
+
+    @property
+    def display_email(self) -> str:
+        return self.email_as_typed or self.email
 
 
 class Subscription(models.Model):
@@ -182,7 +228,8 @@ class Suppression(models.Model):
 
     @classmethod
     def is_suppressed(cls, address: str) -> bool:
-        return cls.objects.filter(email_hash=email_hash(address)).exists()
+        hashes = {email_hash(address), legacy_email_hash(address)}
+        return cls.objects.filter(email_hash__in=hashes).exists()
 
 
 class SubscriberEvent(models.Model):

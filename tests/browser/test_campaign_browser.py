@@ -74,8 +74,10 @@ def site(tmp_path):
     sink.stop()
 
 
-def test_editor_schedules_issue_3_and_sees_it_sent(site):
-    from playwright.sync_api import expect, sync_playwright
+def test_editor_schedules_issue_3_and_sees_it_sent(site, browser_page):
+    # The session's Chromium (tests/browser/conftest.py): a second sync_playwright in
+    # the same session fails once the shared one is running.
+    from playwright.sync_api import expect
 
     page_id = manage(
         site["env"],
@@ -85,68 +87,54 @@ def test_editor_schedules_issue_3_and_sees_it_sent(site):
         "from newsletters.models import NewsletterPage;"
         "print(NewsletterPage.objects.get(issue_number=3).pk)",
     ).stdout.strip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{site['url']}/admin/login/")
-            page.fill("input[name=username]", "sam")
-            page.fill("input[name=password]", "a-long-test-password")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{site['url']}/admin/")
+    page = browser_page
+    page.goto(f"{site['url']}/admin/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", "a-long-test-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site['url']}/admin/")
 
-            # From the issue's editor, the "Send or schedule…" action.
-            page.goto(f"{site['url']}/admin/pages/{page_id}/edit/")
-            page.locator("header button[aria-label=Actions]").first.click()
-            page.get_by_role("link", name="Send or schedule…").click()
-            page.wait_for_url(f"**/admin/campaigns/send/{page_id}/")
+    # From the issue's editor, the "Send or schedule…" action.
+    page.goto(f"{site['url']}/admin/pages/{page_id}/edit/")
+    page.locator("header button[aria-label=Actions]").first.click()
+    page.get_by_role("link", name="Send or schedule…").click()
+    page.wait_for_url(f"**/admin/campaigns/send/{page_id}/")
 
-            page.get_by_label("PENELOPE newsletter").check()
-            expect(page.locator("#recipient-count [data-count]")).to_have_text("44")
-            expect(page.locator("#send-summary")).to_contain_text(
-                "Send to 44 recipients on PENELOPE newsletter now."
-            )
-            page.click("#send-button")
+    page.get_by_label("PENELOPE newsletter").check()
+    expect(page.locator("#recipient-count [data-count]")).to_have_text("44")
+    expect(page.locator("#send-summary")).to_contain_text(
+        "Send to 44 recipients on PENELOPE newsletter now."
+    )
+    page.click("#send-button")
 
-            expect(page.locator("#progress-percent")).to_have_text("100 %", timeout=90_000)
-            expect(page.locator("[data-field=status_label]")).to_have_text("Sent")
-            # Once sent, no pause/resume/cancel is offered any more (updated live).
-            expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
-            expect(page.locator("#campaign-chart polyline[data-series=sent]")).to_have_count(1)
+    expect(page.locator("#progress-percent")).to_have_text("100 %", timeout=90_000)
+    expect(page.locator("[data-field=status_label]")).to_have_text("Sent")
+    # Once sent, no pause/resume/cancel is offered any more (updated live).
+    expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
+    expect(page.locator("#campaign-chart polyline[data-series=sent]")).to_have_count(1)
 
-            page.get_by_role("link", name="Campaigns", exact=True).first.click()
-            page.wait_for_url("**/admin/campaigns/")
-            expect(page.locator("#campaigns tbody tr")).to_have_count(1)
-            expect(page.locator("#campaigns tbody tr .w-status")).to_have_text("Sent")
+    page.get_by_role("link", name="Campaigns", exact=True).first.click()
+    page.wait_for_url("**/admin/campaigns/")
+    expect(page.locator("#campaigns tbody tr")).to_have_count(1)
+    expect(page.locator("#campaigns tbody tr .w-status")).to_have_text("Sent")
 
-            # Scheduling for later: Wagtail's date-time picker, a summary, then cancelling
-            # asks for confirmation and leaves no action to take.
-            page.goto(f"{site['url']}/admin/campaigns/send/{page_id}/")
-            expect(page.locator(".xdsoft_datetimepicker").first).to_be_attached()
-            page.get_by_label("PENELOPE newsletter").check()
-            page.fill("input[name=send_at]", "2099-01-01 09:00")
-            page.keyboard.press("Escape")
-            expect(page.locator("#send-summary")).to_contain_text("at 2099-01-01 09:00")
-            expect(page.locator("#send-button")).to_have_text("Schedule")
-            page.click("#send-button")
-            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
-            expect(page.locator("[data-campaign-action]:visible")).to_have_count(1)
-            page.once("dialog", lambda dialog: dialog.dismiss())
-            page.get_by_role("button", name="Cancel campaign").click()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.get_by_role("button", name="Cancel campaign").click()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
-            expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
-        finally:
-            browser.close()
+    # Scheduling for later: Wagtail's date-time picker, a summary, then cancelling
+    # asks for confirmation and leaves no action to take.
+    page.goto(f"{site['url']}/admin/campaigns/send/{page_id}/")
+    expect(page.locator(".xdsoft_datetimepicker").first).to_be_attached()
+    page.get_by_label("PENELOPE newsletter").check()
+    page.fill("input[name=send_at]", "2099-01-01 09:00")
+    page.keyboard.press("Escape")
+    expect(page.locator("#send-summary")).to_contain_text("at 2099-01-01 09:00")
+    expect(page.locator("#send-button")).to_have_text("Schedule")
+    page.click("#send-button")
+    expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+    expect(page.locator("[data-campaign-action]:visible")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Cancel campaign").click()
+    expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel campaign").click()
+    expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
+    expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
     assert site["smtp"].total == 44

@@ -43,3 +43,30 @@ def _fresh_rate_limits():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def address_in_each_state(newsletter_list):
+    """One address per state a signup can meet: {state: address}, all the same length so
+    that nothing but the state differs between them."""
+    from mailing import subscriptions
+    from mailing.models import Suppression
+
+    def on_list(address, **kwargs):
+        return subscriptions.subscribe(
+            address, [newsletter_list], send_confirmation_email=False, **kwargs
+        ).subscriber
+
+    on_list("pending1@example.org")
+    on_list("confirm1@example.org", confirmed=True)
+    subscriptions.unsubscribe(on_list("unsubsc1@example.org", confirmed=True))
+    subscriptions.suppress("suppres1@example.org", Suppression.Reason.HARD_BOUNCE)
+    subscriptions.erase(on_list("erasedd1@example.org", confirmed=True))
+    return {
+        "new": "newaddr1@example.org",
+        "pending": "pending1@example.org",
+        "confirmed": "confirm1@example.org",
+        "unsubscribed": "unsubsc1@example.org",
+        "suppressed": "suppres1@example.org",
+        "erased": "erasedd1@example.org",
+    }

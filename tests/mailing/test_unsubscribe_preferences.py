@@ -260,3 +260,14 @@ def test_confirmation_is_not_sent_once_the_address_is_suppressed(newsletter_list
     subscriptions.suppress("soon-bounced@example.org", Suppression.Reason.COMPLAINT)
     assert subscriptions.send_confirmation(result.subscriber.pk, [newsletter_list.pk]) is False
     assert not mail.outbox
+
+
+@pytest.mark.parametrize("purpose", [tokens.CONFIRM, tokens.UNSUBSCRIBE, tokens.PREFERENCES])
+def test_hosted_pages_keep_their_token_to_themselves(client, member, purpose):
+    """Header and page agree on same-origin: Chromium sends the Origin with the page's own
+    posts (no-referrer made it "null", which Django's CSRF check refuses) and no Referer
+    to other sites."""
+    response = client.get(path_of(tokens.page_url(purpose, member.pk)))
+    assert response.status_code == 200
+    assert response["Referrer-Policy"] == "same-origin"
+    assert b'<meta name="referrer" content="same-origin">' in response.content
