@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Settings read HOST and PORT: SITE_URL (every absolute link) follows them unless set.
+export HOST PORT
 export DEBUG ?= 1
 
 .PHONY: install run migrate seed worker web test lint check clean
@@ -25,8 +27,8 @@ seed: migrate
 # Web server and django-q2 worker together; Ctrl-C stops both.
 run: seed
 	@echo ""
-	@echo "Starting the worker (qcluster) and the web server."
-	@echo "Admin: http://$(HOST):$(PORT)/admin/ with the login printed above. Ctrl-C stops both."
+	@echo "Starting the worker (qcluster) and the web server: open the admin address"
+	@echo "printed above and log in with its user and password. Ctrl-C stops both."
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py qcluster & \

@@ -69,6 +69,12 @@ def image_alt(image, alt, context=None) -> str:
     return alt
 
 
+def zone_name(moment) -> str:
+    """The time zone of an aware datetime as readers know it: “CEST”, else “UTC+04”."""
+    name = moment.tzname() or ""
+    return f"UTC{name}" if name.startswith(("+", "-")) else name
+
+
 class EmailBlockMixin:
     """An email block: a context resolved once, rendered as MJML and as text."""
 
@@ -325,10 +331,11 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
         blocks.PageChooserBlock(page_type="cms.EventPage"), required=False, default=[]
     )
     count = blocks.IntegerBlock(
+        required=False,
         min_value=1,
         max_value=12,
         default=3,
-        help_text=_("How many upcoming events to show."),
+        help_text=_("How many upcoming events to show (not needed for chosen events)."),
     )
 
     class Meta:
@@ -344,6 +351,10 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
         if value.get("source") == self.CHOSEN and not [e for e in value.get("events") or [] if e]:
             raise StructBlockValidationError(
                 block_errors={"events": ValidationError(_("Choose at least one event."))}
+            )
+        if value.get("source") != self.CHOSEN and not value.get("count"):
+            raise StructBlockValidationError(
+                block_errors={"count": ValidationError(_("Say how many upcoming events to show."))}
             )
         return value
 
@@ -364,7 +375,8 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
         is_past = (event.end or event.start) < now
         when = date_format(start, "j F Y")
         if not is_past:
-            when = f"{when}, {date_format(start, 'H:i')}"
+            # Readers live in other time zones: the time says which one it is in.
+            when = f"{when}, {date_format(start, 'H:i')} {zone_name(start)}"
         return {
             "page": event,
             "title": event.title,

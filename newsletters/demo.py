@@ -5,6 +5,8 @@ download, and the event reports come from their pages when the email is rendered
 Only the issue's own prose (headings, introductions, “our next actions”) lives here.
 """
 
+from django.utils import timezone
+
 from cms.models import HomePage
 from newsletters.models import NewsletterIndexPage, NewsletterPage
 
@@ -159,4 +161,9 @@ def seed_newsletter(content: dict) -> dict:
         )
         archive.add_child(instance=issue)
         issue.save_revision().publish()
+    if issue.sent_at is None:
+        # Issue #3 went out after the pages it reports were published: the archive lists
+        # it, and "Draft the next issue" collects only what editors publish from now on.
+        issue.sent_at = timezone.now()
+        NewsletterPage.objects.filter(pk=issue.pk).update(sent_at=issue.sent_at)
     return {"newsletter_index": archive, "newsletter": issue}

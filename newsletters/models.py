@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.api import APIField
@@ -15,8 +15,13 @@ from newsletters.blocks import NewsletterBodyBlock
 from newsletters.panels import EmailChecksPanel
 
 
+def next_issue_number() -> int:
+    """The number after the highest issue so far: what an editor adding an issue starts with."""
+    return NewsletterPage.next_issue_number()
+
+
 class NewsletterIndexPage(IndexPage):
-    """The archive of issues."""
+    """The archive of issues: the site lists those that were sent."""
 
     subpage_types = ["newsletters.NewsletterPage"]
 
@@ -25,12 +30,17 @@ class NewsletterIndexPage(IndexPage):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["issues"] = NewsletterPage.objects.child_of(self).live().order_by("-issue_number")
+        context["issues"] = (
+            NewsletterPage.objects.child_of(self)
+            .live()
+            .filter(sent_at__isnull=False)
+            .order_by("-issue_number")
+        )
         return context
 
 
 class NewsletterPage(Page):
-    issue_number = models.PositiveIntegerField(unique=True)
+    issue_number = models.PositiveIntegerField(unique=True, default=next_issue_number)
     subject = models.CharField(
         max_length=200, help_text=_("The subject line subscribers see in their inbox.")
     )
@@ -92,6 +102,23 @@ class NewsletterPage(Page):
 
     def __str__(self):
         return f"#{self.issue_number} {self.title}" if self.issue_number else self.title
+
+    def with_content_json(self, content):
+        # sent_at belongs to the page, not to a revision: publishing a revision saved before
+        # the send must not make the issue unsent again.
+        page = super().with_content_json(content)
+        page.sent_at = self.sent_at
+        return page
+
+    def serve(self, request, *args, **kwargs):
+        """The issue on the site once it was sent: the email without any personal data."""
+        from newsletters.rendering import personalise, render_email
+
+        if self.sent_at is None:
+            raise Http404("This issue has not been sent yet.")
+        rendered = render_email(self, extra_context={"web_copy": True})
+        html = personalise(rendered.html, {}, html=True)
+        return HttpResponse(html, content_type=f"text/html; charset={settings.DEFAULT_CHARSET}")
 
     def serve_preview(self, request, mode_name):
         """The email as a subscriber gets it, with the editor as the recipient."""

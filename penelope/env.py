@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,6 +35,51 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEFAULT_HOST, DEFAULT_PORT = "localhost", 8000
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def served_url(host: str | None, port: str | int | None) -> str:
+    """The address a browser uses for a server listening on ``host:port`` (``make run``).
+
+    ``host`` is a name or an IP address without scheme or port; an unspecified address
+    (``0.0.0.0``, ``::``: listening on every interface) is reached as localhost.
+    """
+    name = (host or "").strip() or DEFAULT_HOST
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        if not _HOST_NAME.fullmatch(name):
+            raise ImproperlyConfigured(
+                f"HOST must be a host name or an IP address, got {host!r}"
+            ) from None
+    else:
+        if address.is_unspecified:
+            name = DEFAULT_HOST
+        elif address.version == 6:
+            name = f"[{address}]"
+    text = str(port).strip() if port is not None else ""
+    try:
+        number = int(text) if text else DEFAULT_PORT
+    except ValueError:
+        number = 0
+    if not 0 < number < 65536:
+        raise ImproperlyConfigured(f"PORT must be a port number (1 to 65535), got {port!r}")
+    return f"http://{name}" if number == 80 else f"http://{name}:{number}"
+
+
+def site_url(environ) -> str:
+    """SITE_URL when set; else the address ``HOST``/``PORT`` serve (``make run`` sets them).
+
+    Every absolute link the CMS writes (email, API, media) starts with it, so with
+    ``PORT=8101 make run`` the links lead to the server that is actually running.
+    """
+    explicit = (environ.get("SITE_URL") or "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    return served_url(environ.get("HOST"), environ.get("PORT"))
 
 
 def secret_key(value: str | None, key_file: Path) -> str:

@@ -21,7 +21,8 @@ DEBUG = env.env_bool("DEBUG", False)
 # once for this installation and kept in var/secret_key.
 SECRET_KEY = env.secret_key(os.environ.get("SECRET_KEY"), VAR_DIR / "secret_key")
 
-SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# Unset: the address HOST and PORT serve (http://localhost:8000 when those are unset too).
+SITE_URL = env.site_url(os.environ)
 FRONTEND_URL = os.environ.get("FRONTEND_URL", "http://localhost:3000").rstrip("/")
 
 _site_host = urlsplit(SITE_URL).hostname or "localhost"

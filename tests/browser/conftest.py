@@ -45,11 +45,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def chromium(django_db_setup):
     """One headless Chromium for the whole session (contexts keep tests apart)."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    # Playwright runs an asyncio loop on this thread, and Django's connections then come
+    # from a new context: new objects, without the test database's serialized content
+    # that live_site's serialized rollback restores after each test. Carry it over.
+    serialized = {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
     with sync_playwright() as playwright:
+        for alias, contents in serialized.items():
+            connections[alias]._test_serialized_contents = contents
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()

@@ -1,12 +1,17 @@
 """The seed issue as subscribers get it: complete, absolute, compiled, small enough."""
 
 import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from bs4 import BeautifulSoup
+from django.utils import timezone
 
+from cms.models import EventPage
 from interviews.demo import INTERVIEWS
 from interviews.models import InterviewPage
+from newsletters.blocks import EventsBlock
 from newsletters.rendering import (
     GMAIL_CLIP_BYTES,
     PLACEHOLDERS,
@@ -177,3 +182,41 @@ def test_a_campaign_personaliser_matches_personalise(issue3):
 def test_html_declares_its_language(issue3):
     html = render_email(issue3).html
     assert BeautifulSoup(html, "html.parser").html["lang"] == "en-gb"
+
+
+def test_upcoming_event_times_say_their_time_zone(issue3):
+    launch = EventPage.objects.get(slug="virtual-learning-environment-launch")
+    start = timezone.localtime(launch.start)
+    zone = start.tzname()
+    assert zone in {"CET", "CEST"}  # Europe/Brussels, the site's time zone
+    when = f"{start.day} {start:%B %Y}, {start:%H:%M} {zone}"
+    rendered = render_email(issue3)
+    assert when in rendered.text
+    assert when in visible_text(rendered.html)
+    # Past events read as reports: a date, no time.
+    assert "8 May 2024 · The Square, Brussels, Belgium" in rendered.text
+
+
+def test_event_times_follow_the_site_time_zone_and_name_offsets():
+    event = EventPage(
+        title="Webinar",
+        start=datetime(2030, 1, 15, 9, 30, tzinfo=UTC),
+        is_online=True,
+    )
+    later = datetime(2020, 1, 1, tzinfo=UTC)
+    with timezone.override(ZoneInfo("America/New_York")):
+        assert EventsBlock.describe(event, later)["when"] == "15 January 2030, 04:30 EST"
+    with timezone.override(ZoneInfo("Asia/Dubai")):  # no abbreviation: the UTC offset
+        assert EventsBlock.describe(event, later)["when"] == "15 January 2030, 13:30 UTC+04"
+
+
+def test_footer_names_the_sender_once(issue3, settings):
+    # The default address starts with the project's name: no "PENELOPE · PENELOPE project".
+    rendered = render_email(issue3)
+    for part in (visible_text(rendered.html), rendered.text):
+        assert "PENELOPE project, Avenue des Arts 1" in part
+        assert "PENELOPE · PENELOPE" not in part and "PENELOPE, PENELOPE" not in part
+    settings.NEWSLETTER_POSTAL_ADDRESS = "Rue Belliard 40, 1040 Brussels"
+    rendered = render_email(issue3)
+    assert "PENELOPE · Rue Belliard 40, 1040 Brussels" in visible_text(rendered.html)
+    assert "PENELOPE · Rue Belliard 40, 1040 Brussels" in rendered.text

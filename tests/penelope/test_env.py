@@ -1,9 +1,15 @@
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from penelope import env
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sqlite_default_lives_under_base_dir(tmp_path):
@@ -113,3 +119,73 @@ def test_catcher_backend_writes_eml_files(tmp_path, settings):
     (eml,) = tmp_path.glob("*.eml")
     raw = eml.read_text()
     assert "Subject: Hello" in raw and "text/html" in raw
+
+
+# --- SITE_URL follows the address that is served -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "http://localhost:8000"),
+        ({"PORT": "8101"}, "http://localhost:8101"),
+        ({"HOST": "127.0.0.1", "PORT": "8101"}, "http://127.0.0.1:8101"),
+        ({"HOST": "0.0.0.0", "PORT": "8101"}, "http://localhost:8101"),  # noqa: S104
+        ({"HOST": "::", "PORT": "8101"}, "http://localhost:8101"),
+        ({"HOST": "::1", "PORT": "8101"}, "http://[::1]:8101"),
+        ({"HOST": "cms.local", "PORT": "80"}, "http://cms.local"),
+        ({"HOST": " 127.0.0.1 ", "PORT": " 8101 "}, "http://127.0.0.1:8101"),
+        ({"SITE_URL": "https://cms.example.org/", "PORT": "8101"}, "https://cms.example.org"),
+        ({"SITE_URL": "", "PORT": "8101"}, "http://localhost:8101"),
+    ],
+)
+def test_site_url_is_set_or_follows_host_and_port(environ, expected):
+    assert env.site_url(environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "message"),
+    [
+        ("localhost:8000", None, "HOST must be a host name or an IP address"),
+        ("http://cms.local", None, "HOST must be a host name or an IP address"),
+        ("cms local", None, "HOST must be a host name or an IP address"),
+        (None, "eighty", "PORT must be a port number"),
+        (None, "0", "PORT must be a port number"),
+        (None, "65536", "PORT must be a port number"),
+    ],
+)
+def test_a_host_or_port_that_cannot_be_served_is_refused(host, port, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        env.served_url(host, port)
+
+
+def test_settings_take_every_absolute_address_from_host_and_port(tmp_path):
+    """What `PORT=8101 make run` gives the settings: links, API, admin and hosts agree."""
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SITE_URL", "HOST", "PORT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
+    }
+    environ.update(
+        DJANGO_SETTINGS_MODULE="penelope.settings",
+        HOST="127.0.0.1",
+        PORT="8101",
+        DEBUG="0",
+        VAR_DIR=str(tmp_path),
+    )
+    script = (
+        "import json; from django.conf import settings as s; print(json.dumps(["
+        "s.SITE_URL, s.WAGTAILAPI_BASE_URL, s.WAGTAILADMIN_BASE_URL, s.ALLOWED_HOSTS, "
+        "s.CSRF_TRUSTED_ORIGINS]))"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "import django; django.setup(); " + script],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    site, api, admin, hosts, origins = json.loads(result.stdout.strip().splitlines()[-1])
+    assert site == api == admin == "http://127.0.0.1:8101"
+    assert hosts == ["127.0.0.1"] and origins == ["http://127.0.0.1:8101"]

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Max
 from wagtail.documents.models import Document
 from wagtail.images.models import Image
 from wagtail.models import Page, Revision
@@ -63,3 +64,30 @@ def test_seed_composes_newsletter_3(seeded):
     issue = NewsletterPage.objects.live().get()
     assert issue.issue_number == 3
     assert len(issue.body) > 5
+    # Sent after the pages it reports were published: the next draft starts after it.
+    latest = Page.objects.aggregate(latest=Max("first_published_at"))["latest"]
+    assert issue.sent_at is not None and issue.sent_at >= latest
+
+
+def test_seed_demo_prints_the_address_served(seeded, capsys, monkeypatch, settings):
+    # `make run` exports HOST and PORT: the admin address is where runserver listens.
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", "8101")
+    settings.SITE_URL = "http://127.0.0.1:8101"
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "Admin: http://127.0.0.1:8101/admin/  user: admin" in out
+    assert "SITE_URL" not in out
+
+    # A SITE_URL of its own (a proxy in front, say) is said, not hidden.
+    settings.SITE_URL = "https://cms.example.org"
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "Admin: http://127.0.0.1:8101/admin/" in out
+    assert "Links in emails and the API start with SITE_URL: https://cms.example.org" in out
+
+    # Outside `make run`, SITE_URL is the best knowledge of the address.
+    monkeypatch.delenv("HOST")
+    monkeypatch.delenv("PORT")
+    call_command("seed_demo")
+    assert "Admin: https://cms.example.org/admin/" in capsys.readouterr().out

@@ -1,7 +1,16 @@
+import os
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from penelope import demo
+from penelope import demo, env
+
+
+def served_address() -> str:
+    """Where this site is served: HOST and PORT when set (``make run``), else SITE_URL."""
+    if os.environ.get("HOST") or os.environ.get("PORT"):
+        return env.served_url(os.environ.get("HOST"), os.environ.get("PORT"))
+    return settings.SITE_URL
 
 
 class Command(BaseCommand):
@@ -18,6 +27,11 @@ class Command(BaseCommand):
             )
         )
         state = "created" if created else "already existed; password unchanged since creation"
+        address = served_address()
         self.stdout.write(
-            f"Admin: {settings.SITE_URL}/admin/  user: {username}  password: {password} ({state})"
+            f"Admin: {address}/admin/  user: {username}  password: {password} ({state})"
         )
+        if address != settings.SITE_URL:
+            self.stdout.write(
+                f"Links in emails and the API start with SITE_URL: {settings.SITE_URL}"
+            )
