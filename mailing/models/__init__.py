@@ -8,5 +8,6 @@ from mailing.models.audience import (  # noqa: F401
     Suppression,
     email_hash,
     normalise_email,
+    search_key,
 )
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402

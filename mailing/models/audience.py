@@ -2,6 +2,7 @@
 
 import hashlib
 
+from anyascii import anyascii
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -18,6 +19,12 @@ def normalise_email(address: str) -> str:
 def email_hash(address: str) -> str:
     """One-way hash kept in the suppression list, so an erased address is never mailed again."""
     return hashlib.sha256(normalise_email(address).lower().encode()).hexdigest()
+
+
+def search_key(*parts: str) -> str:
+    """What subscriber search compares: "Martínez" and "Martinez" read the same, as do
+    "Łukasz" and "Lukasz", on every database (no ``unaccent`` needed)."""
+    return anyascii(" ".join(p for p in parts if p)).casefold()
 
 
 class MailingList(models.Model):
@@ -93,6 +100,8 @@ class Subscriber(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Address and name folded by ``search_key``, kept in step on save, for the admin search.
+    search_text = models.TextField(editable=False, blank=True, default="")
 
     objects = SubscriberQuerySet.as_manager()
 
@@ -110,9 +119,12 @@ class Subscriber(models.Model):
     def save(self, *args, **kwargs):
         self.email = normalise_email(self.email)
         self.email_hash = email_hash(self.email)
+        self.search_text = search_key(self.email, self.name)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_hash"}
+        if update_fields is not None and {"email", "name"} & set(update_fields):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
         super().save(*args, **kwargs)
 
 
