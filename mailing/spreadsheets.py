@@ -51,6 +51,14 @@ ENCODING_CHOICES = [
     ("iso-8859-15", "ISO-8859-15 (Latin-9)"),
     ("mac_roman", "Mac Roman"),
 ]
+ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "utf-32": "UTF-32",
+    "iso8859-15": "ISO-8859-15",
+    "mac-roman": "Mac Roman",
+    **{f"cp125{i}": f"Windows-125{i}" for i in range(10)},
+}
 DELIMITER_CHOICES = [(",", ","), (";", ";"), ("\t", "tab"), ("|", "|")]
 
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice
@@ -72,7 +80,8 @@ class TextFormat:
 
     @property
     def encoding_label(self) -> str:
-        return codecs.lookup(self.encoding).name
+        name = codecs.lookup(self.encoding).name
+        return ENCODING_NAMES.get(name, name)
 
     @property
     def delimiter_label(self) -> str:

@@ -278,7 +278,7 @@ def test_brevo_day_first_dates_and_excel_names(tmp_path, newsletter_list):
 def test_excel_semicolon_windows_1252_is_read_whole(tmp_path, newsletter_list):
     output, rejected = import_fixture(tmp_path, "excel_semicolon_cp1252.csv", "--confirmed")
     assert "Reading excel_semicolon_cp1252.csv as a spreadsheet" in output
-    assert "cp1252, columns separated by semicolon" in output
+    assert "Windows-1252, columns separated by semicolon" in output
     assert rejected == []
     people = {s.email: s for s in Subscriber.objects.all()}
     assert people["jurgen.muller@example.de"].name == "Jürgen Müller"
@@ -290,7 +290,7 @@ def test_excel_semicolon_windows_1252_is_read_whole(tmp_path, newsletter_list):
 
 def test_excel_unicode_text_utf16_tabs(tmp_path, newsletter_list):
     output, _rows = import_fixture(tmp_path, "excel_unicode_text.txt")
-    assert "utf-16, columns separated by tab" in output
+    assert "UTF-16, columns separated by tab" in output
     lukasz = Subscriber.objects.get(email="lukasz@example.pl")
     assert (lukasz.name, lukasz.language) == ("Łukasz Wiśniewski", "pl")
 

@@ -136,7 +136,7 @@ def test_admin_import_previews_then_imports_and_offers_rejects(
     preview = text_of(editor_client.get(job))
     assert "Import preview" in preview and "people.csv" in preview
     assert "Format a spreadsheet (no other tool recognised)" in preview
-    assert "Encoding utf-8 (detected)" in preview and "comma (detected)" in preview
+    assert "Encoding UTF-8 (detected)" in preview and "comma (detected)" in preview
     assert "new@example.org" in preview and "2 rows read" in preview
     assert "new subscriptions, confirmed 1" in preview and "invalid email address 1" in preview
     assert not Subscription.objects.exists()  # nothing before the editor confirms
