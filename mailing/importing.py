@@ -101,16 +101,15 @@ class ImportReport:
     def accounted(self) -> bool:
         return self.rows == sum(getattr(self, key) for key in COUNTS)
 
-    def counts(self) -> list[tuple[str, str, int]]:
-        """(key, label, count) for each count, then each rejection reason."""
-        out = [(key, str(label), getattr(self, key)) for key, label in COUNTS.items()]
-        out += [(key, str(REASONS[key]), n) for key, n in self.reasons.most_common()]
+    def counts(self) -> list[tuple[bool, str, int]]:
+        """(is a rejection reason, label, count): each count, then each rejection reason."""
+        out = [(False, str(label), getattr(self, key)) for key, label in COUNTS.items()]
+        out += [(True, str(REASONS[key]), n) for key, n in self.reasons.most_common()]
         return out
 
     def summary_lines(self) -> list[str]:
         lines = [str(_("rows read: %(n)d") % {"n": self.rows})]
-        lines += [f"{label}: {n}" for key, label, n in self.counts() if key in COUNTS]
-        lines += [f"  {label}: {n}" for key, label, n in self.counts() if key in REASONS]
+        lines += [f"{'  ' if reason else ''}{label}: {n}" for reason, label, n in self.counts()]
         return lines
 
     def as_dict(self) -> dict:

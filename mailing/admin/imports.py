@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from mailing import import_jobs
 from mailing.admin.forms import ImportForm
 from mailing.exporting import csv_response, export_rows
-from mailing.importing import COUNTS, REASONS, ImportFileError, ImportReport
+from mailing.importing import REASONS, ImportFileError, ImportReport
 from mailing.models import MailingList, Subscription
 
 
@@ -51,7 +51,7 @@ def _count_rows(counts: dict | None) -> list[tuple[str, int]]:
     if not counts:
         return []
     report = ImportReport.from_dict(counts)
-    return [(label, n) for key, label, n in report.counts() if key in COUNTS or n]
+    return [(label, n) for reason, label, n in report.counts() if not reason or n]
 
 
 @permission_required("mailing.add_subscriber", raise_exception=True)
