@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -35,6 +36,7 @@ from mailing.spreadsheets import FileUnreadable, TextFormat, detect
 
 logger = logging.getLogger(__name__)
 CONFIRMATION_CHUNK = 100
+JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def jobs_dir() -> Path:
@@ -43,8 +45,13 @@ def jobs_dir() -> Path:
     return path
 
 
+def is_job_id(value: str) -> bool:
+    """A job id as ``create_job`` makes them (uuid4 hex): nothing else names a file."""
+    return bool(JOB_ID.fullmatch(value))
+
+
 def job_paths(job_id: str) -> dict[str, Path]:
-    if not job_id.isalnum():
+    if not is_job_id(job_id):
         raise ValueError(job_id)
     base = jobs_dir()
     return {

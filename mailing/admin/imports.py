@@ -41,7 +41,7 @@ def import_view(request):
 
 
 def _job_or_404(job_id):
-    job = import_jobs.read_job(job_id) if job_id.isalnum() else None
+    job = import_jobs.read_job(job_id) if import_jobs.is_job_id(job_id) else None
     if job is None:
         raise Http404
     return job
@@ -115,7 +115,7 @@ def import_confirmations_view(request, job_id):
 
 @permission_required("mailing.add_subscriber", raise_exception=True)
 def import_rejects_view(request, job_id):
-    if not job_id.isalnum():
+    if not import_jobs.is_job_id(job_id):
         raise Http404
     path = import_jobs.job_paths(job_id)["rejects"]
     if not path.is_file():

@@ -354,3 +354,47 @@ def test_editor_can_edit_a_subscriber(editor_client, audience):
     ada = audience["ada@example.org"]
     assert editor_client.get(f"{SUBSCRIBERS}edit/{ada.pk}/").status_code == 200
     assert editor_client.get(f"{LISTS}add/").status_code == 200
+
+
+def test_import_pages_refuse_forged_and_out_of_turn_requests(
+    editor_client, newsletter_list, settings, tmp_path
+):
+    settings.SUBSCRIPTION_IMPORT_DIR = tmp_path
+    for forged in ["..%2F..%2Fetc%2Fpasswd", "%2e%2e", "abc-def", "x" * 300, "١٢٣"]:
+        base = f"/admin/mailing/import/{forged}/"
+        for response in (
+            editor_client.get(base),
+            editor_client.post(base, {"action": "import"}),
+            editor_client.post(base + "confirmations/"),
+            editor_client.get(base + "rejected.csv"),
+        ):
+            assert response.status_code in (301, 404, 405)  # nothing found, nothing served
+    job = upload(editor_client, "later.csv", b"email\r\nlater@example.org\r\n", newsletter_list)
+    # Not counted yet: neither importing nor confirmation emails can start.
+    editor_client.post(job, {"action": "import"})
+    editor_client.post(job, {"action": "\r\nBcc: x@example.org"})
+    assert editor_client.post(job + "confirmations/").status_code == 404
+    assert "Reading the whole file" in editor_client.get(job).content.decode()
+    assert not Subscriber.objects.exists()
+    bad = editor_client.post(
+        "/admin/mailing/import/",
+        {
+            "file": SimpleUploadedFile("x.csv", b"email\nx@example.org\n", "text/csv"),
+            "mailing_list": newsletter_list.pk,
+            "encoding": "rot13",
+            "delimiter": "x",
+        },
+    )
+    assert bad.status_code == 200 and "Select a valid choice" in bad.content.decode()
+    wrong_encoding = editor_client.post(
+        "/admin/mailing/import/",
+        {
+            "file": SimpleUploadedFile(
+                "x.csv", "email\nzoë@example.org\n".encode("utf-16"), "text/csv"
+            ),
+            "mailing_list": newsletter_list.pk,
+            "encoding": "utf-8",
+        },
+    )
+    assert wrong_encoding.status_code == 200
+    assert "is not utf-8 text" in text_of(wrong_encoding)
