@@ -74,8 +74,8 @@ def site(tmp_path):
     sink.stop()
 
 
-def test_editor_schedules_issue_3_and_sees_it_sent(site):
-    from playwright.sync_api import expect, sync_playwright
+def test_editor_schedules_issue_3_and_sees_it_sent(site, chromium):
+    from playwright.sync_api import expect
 
     page_id = manage(
         site["env"],
@@ -85,17 +85,9 @@ def test_editor_schedules_issue_3_and_sees_it_sent(site):
         "from newsletters.models import NewsletterPage;"
         "print(NewsletterPage.objects.get(issue_number=3).pk)",
     ).stdout.strip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    # The session's Chromium (tests/browser/conftest.py): a second sync_playwright() in
+    # the same process fails once another browser test has started the shared one.
+    with chromium.new_context() as browser:
         try:
             page = browser.new_page()
             page.goto(f"{site['url']}/admin/login/")
