@@ -158,8 +158,12 @@ def _first_bad_byte(path: Path, encoding: str) -> int | None:
 
 
 def _line_at(path: Path, offset: int) -> int:
+    lines, left = 1, offset
     with path.open("rb") as f:
-        return f.read(offset).count(b"\n") + 1
+        while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return lines
 
 
 def detect_encoding(path: Path) -> str:
@@ -215,7 +219,7 @@ def verify_encoding(path: Path, encoding: str) -> None:
 
 def detect(path: Path, *, encoding: str = "", delimiter: str = "") -> TextFormat:
     """How to read ``path``: the given encoding/delimiter, or what the detectors tell."""
-    chosen_encoding = encoding or None
+    encoding_detected = not encoding
     if encoding:
         verify_encoding(path, encoding)
     else:
@@ -225,7 +229,7 @@ def detect(path: Path, *, encoding: str = "", delimiter: str = "") -> TextFormat
     return TextFormat(
         encoding=encoding,
         delimiter=delimiter or _sniff_delimiter(sample),
-        encoding_detected=chosen_encoding is None,
+        encoding_detected=encoding_detected,
         delimiter_detected=not delimiter,
     )
 
