@@ -11,6 +11,7 @@ suppressed; an unreadable status rejects the row rather than guessing "subscribe
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -67,6 +68,20 @@ class Role:
 
 #: Roles that are also kept as attributes (the source's own words).
 KEPT = {Role.REASON}
+#: Roles that say whether the person may be mailed.
+STATEFUL = {
+    Role.STATUS,
+    Role.SUBSCRIBED_FLAG,
+    Role.UNSUBSCRIBED_FLAG,
+    Role.BLOCKLISTED_FLAG,
+    Role.BOUNCED_FLAG,
+    Role.COMPLAINED_FLAG,
+    Role.SUPPRESSED_FLAG,
+    Role.UNSUBSCRIBED_AT,
+    Role.CLEANED_AT,
+    Role.DELETED_AT,
+    Role.REASON,
+}
 
 ROLE_LABELS = {
     Role.EMAIL: _("email address"),
@@ -247,6 +262,12 @@ class Mapping:
     name: str
     columns: list[Column]
 
+    def __post_init__(self):
+        roles = {c.role for c in self.columns}
+        timed = {role for role, _attr in _TIMES} | {Role.CONFIRM_IP, Role.SIGNUP_IP}
+        self.has_times = bool(roles & timed)
+        self.has_states = any(c.role in STATEFUL for c in self.columns)
+
     def index(self, role: str) -> int | None:
         return next((c.index for c in self.columns if c.role == role), None)
 
@@ -256,20 +277,7 @@ class Mapping:
 
     @property
     def status_columns(self) -> list[Column]:
-        stateful = {
-            Role.STATUS,
-            Role.SUBSCRIBED_FLAG,
-            Role.UNSUBSCRIBED_FLAG,
-            Role.BLOCKLISTED_FLAG,
-            Role.BOUNCED_FLAG,
-            Role.COMPLAINED_FLAG,
-            Role.SUPPRESSED_FLAG,
-            Role.UNSUBSCRIBED_AT,
-            Role.CLEANED_AT,
-            Role.DELETED_AT,
-            Role.REASON,
-        }
-        return [c for c in self.columns if c.role in stateful]
+        return [c for c in self.columns if c.role in STATEFUL]
 
 
 def map_headers(header: list[str]) -> Mapping:
@@ -355,6 +363,7 @@ def parse_ip(value: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=512)
 def parse_language(value: str) -> str | None:
     """A code for the Subscriber.language field: one of the site's languages or any
     ISO 639-1 code ("pt-BR" → "pt", "pol" → "pl"); None when it is not a language."""
@@ -387,124 +396,148 @@ class Row:
     unsubscribed_at: datetime | None = None
     ip_address: str | None = None
     consent_text: str = ""
-    reason: str = ""  # what the source said about the state, for the suppression record
+    reasons: list = field(default_factory=list)  # what the source said (``reason_of``)
     attributes: dict = field(default_factory=dict)
     error: str = ""  # a key of importing.REASONS when the row cannot be imported
 
 
 def read_row(mapping: Mapping, line: int, cells: list[str]) -> Row:
     row = Row(line, cells)
-    if len(cells) > len(mapping.columns) and any(c.strip() for c in cells[len(mapping.columns) :]):
+    width = len(mapping.columns)
+    if len(cells) > width and any(c.strip() for c in cells[width:]):
         row.error = "malformed"
         return row
-    values = {}
+    values: dict[str, str] = {}  # role → value
+    keys: dict[str, str] = {}  # role → its column's attribute key
     for column in mapping.columns:
         raw = cells[column.index] if column.index < len(cells) else ""
         value = strip_neutraliser(raw.strip())
-        if (column.role is None or column.role in KEPT) and value:
+        role = column.role
+        if role is None:
+            if value:
+                row.attributes[column.key] = value
+            continue
+        if role in KEPT and value:
             row.attributes[column.key] = value
-        if column.role not in (None, Role.IGNORE):
-            values[column.role] = (column, value)
+        if value:
+            values[role] = value
+            keys[role] = column.key
 
-    def value(role):
-        return values.get(role, (None, ""))[1]
+    get = values.get
+    row.email = get(Role.EMAIL, "")
+    row.list_slug = get(Role.LIST, "")
+    row.consent_text = get(Role.CONSENT_TEXT, "")
+    if Role.NAME in values:
+        row.name = values[Role.NAME]
+        for role in (Role.FIRST_NAME, Role.LAST_NAME):  # kept too, not lost
+            if role in values:
+                row.attributes[keys[role]] = values[role]
+    else:
+        row.name = " ".join(values[r] for r in (Role.FIRST_NAME, Role.LAST_NAME) if r in values)
 
-    row.email = value(Role.EMAIL)
-    row.list_slug = value(Role.LIST)
-    row.consent_text = value(Role.CONSENT_TEXT)
-    row.name = value(Role.NAME) or " ".join(
-        part for part in (value(Role.FIRST_NAME), value(Role.LAST_NAME)) if part
-    )
-    for role in (Role.FIRST_NAME, Role.LAST_NAME):
-        # Kept as attributes too when the name came from its own column.
-        if value(Role.NAME) and value(role):
-            row.attributes[values[role][0].key] = value(role)
-
-    if raw_language := value(Role.LANGUAGE):
-        code = parse_language(raw_language)
+    if Role.LANGUAGE in values:
+        code = parse_language(values[Role.LANGUAGE])
         if code is None:
-            row.attributes[values[Role.LANGUAGE][0].key] = raw_language  # kept, not lost
+            row.attributes[keys[Role.LANGUAGE]] = values[Role.LANGUAGE]  # kept, not lost
         else:
             row.language = code
 
-    if raw_attributes := value(Role.ATTRIBUTES):
+    if Role.ATTRIBUTES in values:
         try:
-            parsed = json.loads(raw_attributes)
+            parsed = json.loads(values[Role.ATTRIBUTES])
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
             for key, item in parsed.items():
                 row.attributes.setdefault(str(key), item)
         else:
-            row.attributes[values[Role.ATTRIBUTES][0].key] = raw_attributes
+            row.attributes[keys[Role.ATTRIBUTES]] = values[Role.ATTRIBUTES]
 
-    _read_times(row, mapping, values)
-    _read_state(row, mapping, value)
+    if mapping.has_times:
+        _read_times(row, mapping, values, keys)
+    _read_state(row, mapping, values)
     return row
 
 
-def _read_times(row: Row, mapping: Mapping, values: dict) -> None:
-    for role, attr in (
-        (Role.SUBSCRIBED_AT, "subscribed_at"),
-        (Role.CONFIRMED_AT, "confirmed_at"),
-        (Role.UNSUBSCRIBED_AT, "unsubscribed_at"),
-    ):
-        column, raw = values.get(role, (None, ""))
-        if raw:
+_TIMES = (
+    (Role.SUBSCRIBED_AT, "subscribed_at"),
+    (Role.CONFIRMED_AT, "confirmed_at"),
+    (Role.UNSUBSCRIBED_AT, "unsubscribed_at"),
+)
+
+
+def _read_times(row: Row, mapping: Mapping, values: dict, keys: dict) -> None:
+    for role, attr in _TIMES:
+        if raw := values.get(role):
             when = parse_time(raw, dayfirst=mapping.format.dayfirst)
             if when is None:
-                row.attributes[column.key] = raw  # unclear: kept as it was written
+                row.attributes[keys[role]] = raw  # unclear: kept as it was written
             setattr(row, attr, when)
     for role in (Role.CONFIRM_IP, Role.SIGNUP_IP):
-        column, raw = values.get(role, (None, ""))
-        if raw and row.ip_address is None:
+        if (raw := values.get(role)) and row.ip_address is None:
             row.ip_address = parse_ip(raw)
             if row.ip_address is None:
-                row.attributes[column.key] = raw
+                row.attributes[keys[role]] = raw
 
 
-def _read_state(row: Row, mapping: Mapping, value) -> None:
-    states = [State.SUBSCRIBED]
+_FLAGS = (
+    (Role.SUBSCRIBED_FLAG, None, State.UNSUBSCRIBED),
+    (Role.UNSUBSCRIBED_FLAG, State.UNSUBSCRIBED, None),
+    (Role.BLOCKLISTED_FLAG, State.UNSUBSCRIBED, None),
+    (Role.BOUNCED_FLAG, State.BOUNCED, None),
+    (Role.COMPLAINED_FLAG, State.COMPLAINED, None),
+    (Role.SUPPRESSED_FLAG, State.SUPPRESSED, None),
+)
+_TIMES_OF_STATE = (
+    (Role.UNSUBSCRIBED_AT, State.UNSUBSCRIBED),
+    (Role.CLEANED_AT, State.BOUNCED),
+    (Role.DELETED_AT, State.DELETED),
+)
+
+
+def _read_state(row: Row, mapping: Mapping, values: dict) -> None:
+    state = State.SUBSCRIBED
     reasons = []
-    if status := value(Role.STATUS):
-        state = STATE_WORDS.get(normalise_header(status))
-        if state is None:
+    if row.email.lower().endswith(DELETED_DOMAINS):
+        state = State.DELETED
+    if not mapping.has_states:
+        return _settle(row, state, reasons)
+    if status := values.get(Role.STATUS):
+        said = STATE_WORDS.get(normalise_header(status))
+        if said is None:
             row.error = "unknown_status"
             return
-        states.append(state)
+        state = max(state, said)
         reasons.append(status)
-    for role, when_true, when_false in (
-        (Role.SUBSCRIBED_FLAG, None, State.UNSUBSCRIBED),
-        (Role.UNSUBSCRIBED_FLAG, State.UNSUBSCRIBED, None),
-        (Role.BLOCKLISTED_FLAG, State.UNSUBSCRIBED, None),
-        (Role.BOUNCED_FLAG, State.BOUNCED, None),
-        (Role.COMPLAINED_FLAG, State.COMPLAINED, None),
-        (Role.SUPPRESSED_FLAG, State.SUPPRESSED, None),
-    ):
-        raw = value(role)
+    for role, when_true, when_false in _FLAGS:
+        raw = values.get(role)
         if not raw:
             continue  # an empty cell says nothing either way
         answer = flag(raw)
         if answer is None:
             row.error = "unknown_status"
             return
-        state = when_true if answer else when_false
-        if state is not None:
-            states.append(state)
+        said = when_true if answer else when_false
+        if said is not None:
+            state = max(state, said)
             reasons.append(ROLE_LABELS[role])
-    for role, state in (
-        (Role.UNSUBSCRIBED_AT, State.UNSUBSCRIBED),
-        (Role.CLEANED_AT, State.BOUNCED),
-        (Role.DELETED_AT, State.DELETED),
-    ):
-        if value(role):
-            states.append(state)
+    for role, said in _TIMES_OF_STATE:
+        if role in values:
+            state = max(state, said)
             reasons.append(ROLE_LABELS[role])
-    reason = value(Role.REASON)
+    reason = values.get(Role.REASON, "")
     if reason and re.search(r"spam|abuse", reason, re.IGNORECASE):
-        states.append(State.COMPLAINED)
+        state = State.COMPLAINED
         reasons.append(reason)
-    if row.email.lower().endswith(DELETED_DOMAINS):
-        states.append(State.DELETED)
-    row.state = max(states)
-    row.reason = f"{mapping.name}: {', '.join(str(r) for r in reasons) or row.state.name}"[:200]
+    return _settle(row, state, reasons)
+
+
+def _settle(row: Row, state: State, reasons: list) -> None:
+    row.state = state
+    row.reasons = reasons
+
+
+def reason_of(row: Row, mapping_name: str) -> str:
+    """What the source said about the person, for the suppression or history record."""
+    said = ", ".join(str(r) for r in row.reasons) or row.state.name.lower()
+    return f"{mapping_name}: {said}"[:200]

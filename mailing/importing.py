@@ -27,7 +27,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mailing.import_formats import STATE_LABELS, Mapping, Row, State, map_headers, read_row
+from mailing.import_formats import (
+    STATE_LABELS,
+    Mapping,
+    Row,
+    State,
+    map_headers,
+    read_row,
+    reason_of,
+)
 from mailing.models import (
     MailingList,
     Subscriber,
@@ -168,6 +176,7 @@ class _Importer:
         # A dry run writes nothing, so it remembers what it would have suppressed.
         self.planned_suppressions: set[str] = set()
         self.header: list[str] = []
+        self.mapping_name = ""
 
     def reject(self, row: Row, reason: str) -> None:
         self.report.rejected += 1
@@ -188,6 +197,7 @@ class _Importer:
         else:
             raise ImportFileError(_("The file is empty."))
         mapping = mapping or map_headers(self.header)
+        self.mapping_name = mapping.name
         if not mapping.has_email:
             raise ImportFileError(no_email_column(self.header))
         batch: list[_Item] = []
@@ -372,7 +382,12 @@ class _Importer:
             Subscription.objects.filter(
                 pk=pk, status__in=(Status.PENDING, Status.CONFIRMED)
             ).update(status=Status.UNSUBSCRIBED, unsubscribed_at=item.row.unsubscribed_at or now)
-            event(item, subscriber_id, Kind.UNSUBSCRIBED, reason=item.row.reason)
+            event(
+                item,
+                subscriber_id,
+                Kind.UNSUBSCRIBED,
+                reason=reason_of(item.row, self.mapping_name),
+            )
         if plan.suppress:
             reasons = {
                 State.BOUNCED: Suppression.Reason.HARD_BOUNCE,
@@ -385,7 +400,7 @@ class _Importer:
                     Suppression(
                         email_hash=item.hash,
                         reason=reasons[item.row.state],
-                        detail=item.row.reason,
+                        detail=reason_of(item.row, self.mapping_name),
                         created_at=now,
                     )
                     for item, _sid in plan.suppress
