@@ -1,27 +1,41 @@
-"""CSV import and export of subscribers, streamed so that memory does not grow with the file.
+"""Subscribers imported from files other tools wrote, streamed so that memory does not
+grow with the file.
 
-Import: every row is either imported (or found already there) or written to the
-rejects file with its line number and reason; nothing is dropped silently. Valid rows go
-to the database in batches (``bulk_create``), a few queries per batch.
+A file is read as ``mailing.spreadsheets`` tells (encoding, delimiter) and understood as
+``mailing.import_formats`` tells (columns, and what the source knew about each person).
+Every row ends in exactly one count of the report (``accounted``): subscribed, pending,
+confirmed, recorded as unsubscribed, suppressed, unchanged, or rejected with its line and
+reason in the rejects file. The whole file is parsed before anything is written, so a
+file that stops being CSV half-way changes nothing; rows are then written in batches
+(``bulk_create``), a few queries per batch, each batch in one transaction.
+
+A dry run (``dry_run=True``) does the same reading and the same lookups without writing:
+the admin shows its counts before the import.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from mailing.import_formats import (
+    STATE_LABELS,
+    Mapping,
+    Row,
+    State,
+    map_headers,
+    read_row,
+    reason_of,
+)
 from mailing.models import (
     MailingList,
     Subscriber,
@@ -29,20 +43,24 @@ from mailing.models import (
     Subscription,
     Suppression,
     email_hash,
+    legacy_email_hash,
+    search_key,
 )
-from mailing.subscriptions import clean_email, language_code
+from mailing.spreadsheets import (
+    DELIMITERS,
+    SNIFF_CHARS,
+    FileUnreadable,
+    Rows,
+    SafeWriter,
+    TextFormat,
+    detect,
+    verify_encoding,
+)
+from mailing.subscriptions import clean_email
 
 BATCH_SIZE = 1000
-CORE_COLUMNS = {"email", "name", "language", "list"}
-HEADER_ALIASES = {
-    "e-mail": "email",
-    "email address": "email",
-    "e-mail address": "email",
-    "mail": "email",
-    "full name": "name",
-    "lang": "language",
-    "list slug": "list",
-}
+Kind = SubscriberEvent.Kind
+Status = Subscription.Status
 
 REASONS = {
     "missing_email": _("no email address"),
@@ -50,289 +68,449 @@ REASONS = {
     "duplicate": _("duplicate of an earlier row in the file"),
     "suppressed": _("address is suppressed (bounced, complained, erased or blocked)"),
     "unknown_list": _("unknown list"),
-    "unknown_language": _("unknown language"),
     "name_too_long": _("name longer than 200 characters"),
     "malformed": _("more cells than the header has columns"),
     "unsubscribed": _("unsubscribed from this list earlier; not subscribed again"),
     "blocklisted": _("subscriber is blocklisted"),
+    "unknown_status": _(
+        "status not understood; not imported, so that nobody who left is subscribed again"
+    ),
+    "deleted_in_source": _("deleted, blocked or refused as spam in the source; not imported"),
+}
+
+#: The report's counts, in the order people read them.
+COUNTS = {
+    "subscribed": _("new subscriptions, confirmed"),
+    "pending": _("new subscriptions, waiting for confirmation"),
+    "confirmed": _("pending subscriptions confirmed"),
+    "unsubscribed": _("recorded as unsubscribed, as in the file"),
+    "suppressed": _("suppressed (bounced or complained, as in the file)"),
+    "unchanged": _("already so here: unchanged"),
+    "rejected": _("rejected"),
 }
 
 
 class ImportFileError(ValueError):
-    """The file cannot be imported (no header, no email column) or stops being CSV text.
-
-    ``report`` holds what was done before the problem, if anything was.
-    """
-
-    def __init__(self, message, report=None):
-        super().__init__(message)
-        self.report = report
+    """The file cannot be imported (unreadable, no header, no email column)."""
 
 
 @dataclass
 class ImportReport:
     rows: int = 0
-    imported: int = 0
+    subscribed: int = 0
+    pending: int = 0
     confirmed: int = 0
+    unsubscribed: int = 0
+    suppressed: int = 0
     unchanged: int = 0
     rejected: int = 0
     reasons: Counter = field(default_factory=Counter)
 
     @property
     def accounted(self) -> bool:
-        return self.rows == self.imported + self.confirmed + self.unchanged + self.rejected
+        return self.rows == sum(getattr(self, key) for key in COUNTS)
+
+    def counts(self) -> list[tuple[bool, str, int]]:
+        """(is a rejection reason, label, count): each count, then each rejection reason."""
+        out = [(False, str(label), getattr(self, key)) for key, label in COUNTS.items()]
+        out += [(True, str(REASONS[key]), n) for key, n in self.reasons.most_common()]
+        return out
 
     def summary_lines(self) -> list[str]:
-        lines = [
-            _("rows read: %(n)d") % {"n": self.rows},
-            _("new subscriptions: %(n)d") % {"n": self.imported},
-            _("pending subscriptions confirmed: %(n)d") % {"n": self.confirmed},
-            _("already subscribed: %(n)d") % {"n": self.unchanged},
-            _("rejected: %(n)d") % {"n": self.rejected},
-        ]
-        lines += [f"  {REASONS[key]}: {n}" for key, n in self.reasons.most_common()]
+        lines = [str(_("rows read: %(n)d") % {"n": self.rows})]
+        lines += [f"{'  ' if reason else ''}{label}: {n}" for reason, label, n in self.counts()]
         return lines
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, **{k: getattr(self, k) for k in COUNTS}, "reasons": self.reasons}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportReport:
+        report = cls(**{k: v for k, v in data.items() if k != "reasons"})
+        report.reasons = Counter(data.get("reasons", {}))
+        return report
 
 
 @dataclass(slots=True)
-class _Row:
-    line: int
-    cells: list[str]
+class _Item:
+    row: Row
     address: str
     hash: str
-    name: str
-    language: str
-    attributes: dict
     mailing_list: MailingList
+    # The hash of the spelling as typed under the rule used before addresses were
+    # normalised: the only trace of some people erased before then.
+    legacy_hash: str = ""
+
+
+@dataclass
+class _Plan:
+    new_subscribers: dict = field(default_factory=dict)  # hash → _Item
+    new_subscriptions: list = field(default_factory=list)  # (_Item, status)
+    confirm: list = field(default_factory=list)  # (_Item, subscription id, subscriber id)
+    unsubscribe: list = field(default_factory=list)  # (_Item, subscription id, subscriber id)
+    suppress: list = field(default_factory=list)  # (_Item, subscriber id or None)
 
 
 class _Importer:
-    def __init__(self, mailing_list, *, confirmed, rejects, source, consent_text, batch_size):
+    def __init__(
+        self,
+        mailing_list,
+        *,
+        confirmed,
+        rejects,
+        source,
+        consent_text,
+        batch_size,
+        dry_run=False,
+        import_id="",
+    ):
         self.default_list = mailing_list
         self.confirmed = confirmed
-        self.rejects_file = rejects
-        self.rejects = None
+        self.rejects = SafeWriter(rejects) if rejects is not None else None
         self.source = source[:100]
         self.consent_text = consent_text
         self.batch_size = batch_size
+        self.dry_run = dry_run
+        self.import_id = import_id
         self.report = ImportReport()
         self.lists = {mailing_list.slug: mailing_list}
         # 8-byte digests of (list, address) already seen: duplicates are caught in
         # bounded memory (about 50 bytes a row) without keeping the addresses.
         self.seen: set[int] = set()
+        # A dry run writes nothing, so it remembers what it would have suppressed.
+        self.planned_suppressions: set[str] = set()
         self.header: list[str] = []
+        self.mapping_name = ""
 
-    def reject(self, line: int, cells: list[str], reason: str):
+    def reject(self, row: Row, reason: str) -> None:
         self.report.rejected += 1
         self.report.reasons[reason] += 1
-        if self.rejects_file is None:
-            return
         if self.rejects is None:
-            self.rejects = csv.writer(self.rejects_file)
+            return
+        if self.rejects.writer is None:
             # line and reason first: a row with surplus cells cannot shift them.
             self.rejects.writerow(["line", "reason", *self.header])
-        self.rejects.writerow([line, str(REASONS[reason]), *cells])
+        self.rejects.writerow([row.line, str(REASONS[reason]), *row.cells])
 
-    def run(self, source: TextIO) -> ImportReport:
-        reader = csv.reader(source)
-        try:
-            self.header = next(reader)
-        except StopIteration as exc:
-            raise ImportFileError(_("The file is empty.")) from exc
-        columns = [HEADER_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in self.header]
-        if "email" not in columns:
-            raise ImportFileError(_("The file has no “email” column."))
-        index = {name: i for i, name in reversed(list(enumerate(columns)))}
-        extra = [
-            (i, self.header[i].strip()) for i, c in enumerate(columns) if c not in CORE_COLUMNS
-        ]
-        batch: list[_Row] = []
-        try:
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue  # blank lines are not rows
-                self.report.rows += 1
-                row = self.validate(reader.line_num, cells, columns, index, extra)
-                if row is not None:
-                    batch.append(row)
-                if len(batch) >= self.batch_size:
-                    self.flush(batch)
-                    batch = []
-        except (UnicodeDecodeError, csv.Error) as exc:
-            if batch:
+    def run(self, rows: Iterable[tuple[int, list[str]]], mapping: Mapping | None = None):
+        rows = iter(rows)
+        for _line, cells in rows:
+            if any(c.strip() for c in cells):
+                self.header = cells
+                break
+        else:
+            raise ImportFileError(_("The file is empty."))
+        mapping = mapping or map_headers(self.header)
+        self.mapping_name = mapping.name
+        if not mapping.has_email:
+            raise ImportFileError(no_email_column(self.header))
+        batch: list[_Item] = []
+        for line, cells in rows:
+            if not any(c.strip() for c in cells):
+                continue  # blank lines are not rows
+            self.report.rows += 1
+            item = self.validate(read_row(mapping, line, cells))
+            if item is not None:
+                batch.append(item)
+            if len(batch) >= self.batch_size:
                 self.flush(batch)
-            raise ImportFileError(
-                _(
-                    "The file stops being readable CSV text after line %(line)d (%(error)s); "
-                    "the %(rows)d rows before it were handled as reported."
-                )
-                % {"line": reader.line_num, "error": exc, "rows": self.report.rows},
-                report=self.report,
-            ) from exc
+                batch = []
         if batch:
             self.flush(batch)
         return self.report
 
-    def validate(self, line, cells, columns, index, extra) -> _Row | None:
-        if len(cells) > len(columns):
-            return self.reject(line, cells, "malformed")
-
-        def cell(name):
-            i = index.get(name)
-            return cells[i].strip() if i is not None and i < len(cells) else ""
-
-        raw = cell("email")
-        if not raw:
-            return self.reject(line, cells, "missing_email")
+    def validate(self, row: Row) -> _Item | None:
+        if row.error:
+            return self.reject(row, row.error)
+        if not row.email:
+            return self.reject(row, "missing_email")
         try:
-            address = clean_email(raw)
+            address = clean_email(row.email)
         except Exception:
-            return self.reject(line, cells, "invalid_email")
+            return self.reject(row, "invalid_email")
         mailing_list = self.default_list
-        if slug := cell("list"):
+        if slug := row.list_slug:
             if slug not in self.lists:
                 self.lists[slug] = MailingList.objects.filter(slug=slug).first()
             mailing_list = self.lists[slug]
             if mailing_list is None:
-                return self.reject(line, cells, "unknown_list")
-        language = language_code(cell("language"))
-        if language is None:
-            return self.reject(line, cells, "unknown_language")
-        name = cell("name")
-        if len(name) > 200:
-            return self.reject(line, cells, "name_too_long")
+                return self.reject(row, "unknown_list")
+        if len(row.name) > 200:
+            return self.reject(row, "name_too_long")
         key = int.from_bytes(
             hashlib.blake2b(f"{mailing_list.pk}:{address.lower()}".encode(), digest_size=8).digest()
         )
         if key in self.seen:
-            return self.reject(line, cells, "duplicate")
+            return self.reject(row, "duplicate")
         self.seen.add(key)
-        attributes = {
-            label: cells[i].strip() for i, label in extra if i < len(cells) and cells[i].strip()
-        }
-        return _Row(
-            line, cells, address, email_hash(address), name, language, attributes, mailing_list
-        )
+        return _Item(row, address, email_hash(address), mailing_list, legacy_email_hash(row.email))
 
-    def flush(self, batch: list[_Row]):
-        now = timezone.now()
-        hashes = {r.hash for r in batch}
+    # --- one batch: decide, then write -----------------------------------------------------
+
+    def flush(self, batch: list[_Item]):
         with transaction.atomic():
-            suppressed = set(
-                Suppression.objects.filter(email_hash__in=hashes).values_list(
-                    "email_hash", flat=True
-                )
-            )
-            rows = []
-            for r in batch:
-                if r.hash in suppressed:
-                    self.reject(r.line, r.cells, "suppressed")
-                else:
-                    rows.append(r)
-            subscribers = self._subscribers(rows, now)
-            list_ids = {r.mailing_list.pk for r in rows}
-            existing = {
-                (s.subscriber_id, s.mailing_list_id): s
-                for s in Subscription.objects.filter(
-                    subscriber_id__in=[pk for pk, _status in subscribers.values()],
-                    mailing_list_id__in=list_ids,
-                ).only("pk", "subscriber_id", "mailing_list_id", "status")
-            }
-            status = (
-                Subscription.Status.CONFIRMED if self.confirmed else Subscription.Status.PENDING
-            )
-            new_subscriptions, events, to_confirm = [], [], []
-            for r in rows:
-                subscriber_id, subscriber_status = subscribers[r.hash]
-                if subscriber_status != Subscriber.Status.ACTIVE:
-                    self.reject(r.line, r.cells, "blocklisted")
-                    continue
-                found = existing.get((subscriber_id, r.mailing_list.pk))
-                if found is None:
-                    new_subscriptions.append(
-                        Subscription(
-                            subscriber_id=subscriber_id,
-                            mailing_list_id=r.mailing_list.pk,
-                            status=status,
-                            created_at=now,
-                            confirmed_at=now if self.confirmed else None,
-                            source=self.source,
-                            consent_text=self.consent_text or r.mailing_list.consent_text,
-                        )
-                    )
-                    events.append(
-                        SubscriberEvent(
-                            subscriber_id=subscriber_id,
-                            mailing_list_id=r.mailing_list.pk,
-                            kind=SubscriberEvent.Kind.IMPORTED,
-                            created_at=now,
-                            source=self.source,
-                            detail={"status": status, "line": r.line},
-                        )
-                    )
-                    self.report.imported += 1
-                elif found.status == Subscription.Status.UNSUBSCRIBED:
-                    self.reject(r.line, r.cells, "unsubscribed")
-                elif found.status == Subscription.Status.PENDING and self.confirmed:
-                    to_confirm.append(found.pk)
-                    events.append(
-                        SubscriberEvent(
-                            subscriber_id=subscriber_id,
-                            mailing_list_id=r.mailing_list.pk,
-                            kind=SubscriberEvent.Kind.CONFIRMED,
-                            created_at=now,
-                            source=self.source,
-                            detail={"line": r.line},
-                        )
-                    )
-                    self.report.confirmed += 1
-                else:
-                    self.report.unchanged += 1
-            Subscription.objects.bulk_create(new_subscriptions, ignore_conflicts=True)
-            if to_confirm:
-                Subscription.objects.filter(
-                    pk__in=to_confirm, status=Subscription.Status.PENDING
-                ).update(status=Subscription.Status.CONFIRMED, confirmed_at=now)
-            SubscriberEvent.objects.bulk_create(events)
+            plan = self.plan(batch)
+            if not self.dry_run:
+                self.apply(plan, timezone.now())
 
-    def _subscribers(self, rows: list[_Row], now) -> dict[str, tuple[int, str]]:
-        """email_hash → (id, status), creating the subscribers not yet known."""
-        hashes = {r.hash for r in rows}
+    def plan(self, batch: list[_Item]) -> _Plan:
+        hashes = {i.hash for i in batch}
+        suppressed = self.planned_suppressions | set(
+            Suppression.objects.filter(
+                email_hash__in=hashes | {i.legacy_hash for i in batch}
+            ).values_list("email_hash", flat=True)
+        )
+        for item in batch:
+            if item.legacy_hash in suppressed:
+                suppressed.add(item.hash)
         known = {
             h: (pk, status)
             for h, pk, status in Subscriber.objects.filter(email_hash__in=hashes).values_list(
                 "email_hash", "pk", "status"
             )
         }
-        new, queued = [], set()
-        for r in rows:
-            if r.hash in known or r.hash in queued:
+        existing = {
+            (s.subscriber_id, s.mailing_list_id): s
+            for s in Subscription.objects.filter(
+                subscriber_id__in=[pk for pk, _status in known.values()],
+                mailing_list_id__in={i.mailing_list.pk for i in batch},
+            ).only("pk", "subscriber_id", "mailing_list_id", "status", "created_at", "confirmed_at")
+        }
+        plan, report = _Plan(), self.report
+        for item in batch:
+            row, state = item.row, item.row.state
+            subscriber_id, subscriber_status = known.get(
+                item.hash, (None, Subscriber.Status.ACTIVE)
+            )
+            if state >= State.SUPPRESSED:
+                if item.hash in suppressed:
+                    report.unchanged += 1
+                else:
+                    suppressed.add(item.hash)
+                    plan.suppress.append((item, subscriber_id))
+                    report.suppressed += 1
                 continue
-            queued.add(r.hash)
-            new.append(
-                Subscriber(
-                    email=r.address,
-                    email_hash=r.hash,
-                    name=r.name,
-                    language=r.language or "en",
-                    attributes=r.attributes,
+            if state == State.DELETED:
+                self.reject(row, "deleted_in_source")
+                continue
+            if item.hash in suppressed or subscriber_status != Subscriber.Status.ACTIVE:
+                if state == State.UNSUBSCRIBED:
+                    report.unchanged += 1  # never mailed here either
+                else:
+                    self.reject(row, "suppressed" if item.hash in suppressed else "blocklisted")
+                continue
+            found = existing.get((subscriber_id, item.mailing_list.pk))
+            if state == State.UNSUBSCRIBED:
+                if found is None:
+                    self._new_subscription(plan, item, subscriber_id, Status.UNSUBSCRIBED)
+                    report.unsubscribed += 1
+                elif found.status == Status.UNSUBSCRIBED or _joined_since(found, row):
+                    report.unchanged += 1
+                else:
+                    plan.unsubscribe.append((item, found.pk, subscriber_id))
+                    report.unsubscribed += 1
+                continue
+            confirmed = self.confirmed and state == State.SUBSCRIBED
+            if found is None:
+                status = Status.CONFIRMED if confirmed else Status.PENDING
+                self._new_subscription(plan, item, subscriber_id, status)
+                if confirmed:
+                    report.subscribed += 1
+                else:
+                    report.pending += 1
+            elif found.status == Status.UNSUBSCRIBED:
+                self.reject(row, "unsubscribed")
+            elif found.status == Status.PENDING and confirmed:
+                plan.confirm.append((item, found.pk, subscriber_id))
+                report.confirmed += 1
+            else:
+                report.unchanged += 1
+        if self.dry_run:
+            self.planned_suppressions.update(i.hash for i, _sid in plan.suppress)
+        return plan
+
+    @staticmethod
+    def _new_subscription(plan, item, subscriber_id, status):
+        if subscriber_id is None:
+            plan.new_subscribers.setdefault(item.hash, item)
+        plan.new_subscriptions.append((item, status))
+
+    def apply(self, plan: _Plan, now) -> None:
+        ids = self._create_subscribers(plan.new_subscribers.values(), now)
+        ids.update(
+            Subscriber.objects.filter(
+                email_hash__in={i.hash for i, _status in plan.new_subscriptions}
+                - set(plan.new_subscribers)
+            ).values_list("email_hash", "pk")
+        )
+        events = []
+
+        def event(item, subscriber_id, kind, **detail):
+            events.append(
+                SubscriberEvent(
+                    subscriber_id=subscriber_id,
+                    mailing_list_id=item.mailing_list.pk,
+                    kind=kind,
                     created_at=now,
+                    source=self.source,
+                    detail={"line": item.row.line, "import": self.import_id, **detail},
                 )
             )
-        if new:
-            # ignore_conflicts: a signup of the same address may land meanwhile.
-            Subscriber.objects.bulk_create(new, ignore_conflicts=True)
-            known.update(
-                (h, (pk, status))
-                for h, pk, status in Subscriber.objects.filter(email_hash__in=queued).values_list(
-                    "email_hash", "pk", "status"
+
+        subscriptions = []
+        for item, status in plan.new_subscriptions:
+            row = item.row
+            subscriptions.append(
+                Subscription(
+                    subscriber_id=ids[item.hash],
+                    mailing_list_id=item.mailing_list.pk,
+                    status=status,
+                    created_at=row.subscribed_at or now,
+                    confirmed_at=(row.confirmed_at or row.subscribed_at or now)
+                    if status == Status.CONFIRMED
+                    else None,
+                    unsubscribed_at=(row.unsubscribed_at or now)
+                    if status == Status.UNSUBSCRIBED
+                    else None,
+                    source=self.source,
+                    ip_address=row.ip_address,
+                    consent_text=row.consent_text
+                    or self.consent_text
+                    or item.mailing_list.consent_text,
                 )
             )
-        return known
+            event(item, ids[item.hash], Kind.IMPORTED, status=status)
+        Subscription.objects.bulk_create(subscriptions, ignore_conflicts=True)
+        if plan.confirm:
+            Subscription.objects.filter(
+                pk__in=[pk for _i, pk, _s in plan.confirm], status=Status.PENDING
+            ).update(status=Status.CONFIRMED, confirmed_at=now)
+            for item, _pk, subscriber_id in plan.confirm:
+                event(item, subscriber_id, Kind.CONFIRMED)
+        for item, pk, subscriber_id in plan.unsubscribe:
+            Subscription.objects.filter(
+                pk=pk, status__in=(Status.PENDING, Status.CONFIRMED)
+            ).update(status=Status.UNSUBSCRIBED, unsubscribed_at=item.row.unsubscribed_at or now)
+            event(
+                item,
+                subscriber_id,
+                Kind.UNSUBSCRIBED,
+                reason=reason_of(item.row, self.mapping_name),
+            )
+        if plan.suppress:
+            reasons = {
+                State.BOUNCED: Suppression.Reason.HARD_BOUNCE,
+                State.COMPLAINED: Suppression.Reason.COMPLAINT,
+                State.SUPPRESSED: Suppression.Reason.MANUAL,
+            }
+            kinds = {State.BOUNCED: Kind.BOUNCED, State.COMPLAINED: Kind.COMPLAINED}
+            Suppression.objects.bulk_create(
+                [
+                    Suppression(
+                        email_hash=item.hash,
+                        reason=reasons[item.row.state],
+                        detail=reason_of(item.row, self.mapping_name),
+                        created_at=now,
+                    )
+                    for item, _sid in plan.suppress
+                ],
+                ignore_conflicts=True,
+            )
+            for item, subscriber_id in plan.suppress:
+                if subscriber_id is not None:
+                    kind = kinds.get(item.row.state, Kind.SUPPRESSED)
+                    event(item, subscriber_id, kind, reason=reasons[item.row.state])
+        SubscriberEvent.objects.bulk_create(events)
+
+    def _create_subscribers(self, items: Iterable[_Item], now) -> dict[str, int]:
+        """email_hash → id for the new subscribers of a batch (created unless a signup of
+        the same address landed meanwhile)."""
+        new = [
+            Subscriber(
+                email=i.address,
+                email_hash=i.hash,
+                name=i.row.name,
+                language=i.row.language or "en",
+                attributes=i.row.attributes,
+                created_at=now,
+                search_text=search_key(i.address, i.row.name),
+            )
+            for i in items
+        ]
+        if not new:
+            return {}
+        Subscriber.objects.bulk_create(new, ignore_conflicts=True)
+        return dict(
+            Subscriber.objects.filter(email_hash__in=[s.email_hash for s in new]).values_list(
+                "email_hash", "pk"
+            )
+        )
+
+
+def _joined_since(subscription: Subscription, row: Row) -> bool:
+    """Subscribed here after the source says they left: the newer choice stands."""
+    joined = subscription.confirmed_at or subscription.created_at
+    return bool(row.unsubscribed_at and joined and joined > row.unsubscribed_at)
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def _stream_rows(source: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """Rows of an already decoded stream (tests, callers holding text)."""
+    dialect = csv.excel
+    if source.seekable():
+        sample = source.read(SNIFF_CHARS)
+        source.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=DELIMITERS)
+            dialect.doublequote = True
+        except csv.Error:
+            dialect = csv.excel
+    reader = csv.reader(source, dialect)
+    start = 1
+    for cells in reader:
+        yield start, cells
+        start = reader.line_num + 1
+
+
+def read_header(path: Path, text_format: TextFormat) -> tuple[list[str], Mapping]:
+    try:
+        for _line, cells in Rows(path, text_format):
+            if any(c.strip() for c in cells):
+                return cells, map_headers(cells)
+    except FileUnreadable as exc:
+        raise ImportFileError(str(exc)) from exc
+    raise ImportFileError(_("The file is empty."))
+
+
+def check_file(
+    path: Path, *, text_format: TextFormat | None = None, encoding: str = "", delimiter: str = ""
+) -> TextFormat:
+    """How to read ``path``, once every line of it was read: refuse it whole otherwise."""
+    try:
+        if text_format is None:
+            text_format = detect(path, encoding=encoding, delimiter=delimiter)
+        else:
+            verify_encoding(path, text_format.encoding)
+        header, mapping = read_header(path, text_format)
+        if not mapping.has_email:
+            raise ImportFileError(no_email_column(header))
+        for _row in Rows(path, text_format):
+            pass
+    except FileUnreadable as exc:
+        raise ImportFileError(str(exc)) from exc
+    return text_format
+
+
+def no_email_column(header: list[str]) -> str:
+    return _("The file has no column of email addresses (headers: %(headers)s).") % {
+        "headers": ", ".join(h for h in header if h)[:300]
+    }
 
 
 def import_subscribers(
-    source: TextIO,
+    source: TextIO | Path | str,
     mailing_list: MailingList,
     *,
     confirmed: bool = False,
@@ -340,177 +518,86 @@ def import_subscribers(
     source_label: str = "import",
     consent_text: str = "",
     batch_size: int = BATCH_SIZE,
+    text_format: TextFormat | None = None,
+    dry_run: bool = False,
+    import_id: str = "",
 ) -> ImportReport:
-    """Import a CSV stream (header row; ``email`` required) into ``mailing_list``.
+    """Import a file (a path: encoding and delimiter detected) or a text stream into
+    ``mailing_list``; a header row is required, with a column of email addresses.
 
     :param rejects: a text stream receiving the rejected rows as CSV: ``line`` and
         ``reason`` columns, then the row's original cells.
     :param confirmed: the importer holds each person's consent: subscriptions are
-        confirmed at once (otherwise they stay pending).
+        confirmed at once, unless the file says they never confirmed.
+    :param dry_run: count what would happen; write nothing (not even ``rejects``).
+    :param import_id: recorded in the history, to find this import's people again.
     """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        text_format = check_file(path, text_format=text_format)
+        rows = Rows(path, text_format)
+    else:
+        rows = _stream_rows(source)
     importer = _Importer(
         mailing_list,
         confirmed=confirmed,
-        rejects=rejects,
+        rejects=None if dry_run else rejects,
         source=source_label,
         consent_text=consent_text,
         batch_size=batch_size,
+        dry_run=dry_run,
+        import_id=import_id,
     )
-    return importer.run(source)
+    try:
+        return importer.run(rows)
+    except FileUnreadable as exc:  # only a stream can still fail here
+        raise ImportFileError(str(exc)) from exc
 
 
-# --- export ---------------------------------------------------------------------------------
+# --- the preview ------------------------------------------------------------------------------
 
-EXPORT_COLUMNS = [
-    "email",
-    "name",
-    "language",
-    "status",
-    "subscribed_at",
-    "confirmed_at",
-    "unsubscribed_at",
-    "source",
-    "ip_address",
-    "consent_text",
-    "suppressed",
-]
+PREVIEW_ROWS = 5
 
 
-def _safe_cell(value) -> str:
-    """Stop spreadsheets from running a cell as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def export_rows(mailing_list: MailingList, *, status: str | None = None) -> Iterator[list[str]]:
-    """The header, then one row per subscription of the list (erased people excluded)."""
-    subscriptions = (
-        Subscription.objects.filter(mailing_list=mailing_list)
-        .exclude(subscriber__status=Subscriber.Status.ERASED)
-        .select_related("subscriber")
-        .annotate(
-            suppressed=Exists(
-                Suppression.objects.filter(email_hash=OuterRef("subscriber__email_hash"))
-            )
+def inspect_file(path: Path, text_format: TextFormat) -> dict:
+    """What the preview shows before any count: format, columns and the first rows read."""
+    header, mapping = read_header(path, text_format)
+    first = []
+    rows = iter(Rows(path, text_format))
+    for _line, cells in rows:
+        if any(c.strip() for c in cells):
+            break
+    for line, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        row = read_row(mapping, line, cells)
+        first.append(
+            {
+                "line": line,
+                "email": row.email,
+                "name": row.name,
+                "language": row.language,
+                "state": str(_state_label(row)),
+                "attributes": ", ".join(f"{k}: {v}" for k, v in row.attributes.items())[:200],
+            }
         )
-        .order_by("pk")
-    )
-    if status:
-        subscriptions = subscriptions.filter(status=status)
-    keys: set[str] = set()
-    for attributes in subscriptions.values_list("subscriber__attributes", flat=True).iterator(
-        chunk_size=5000
-    ):
-        if attributes:
-            keys.update(attributes)
-    attribute_keys = sorted(keys - set(EXPORT_COLUMNS))
-    yield EXPORT_COLUMNS + attribute_keys
-
-    def when(value):
-        return value.isoformat() if value else ""
-
-    for s in subscriptions.iterator(chunk_size=2000):
-        subscriber = s.subscriber
-        yield [
-            subscriber.email,
-            _safe_cell(subscriber.name),
-            subscriber.language,
-            s.status,
-            when(s.created_at),
-            when(s.confirmed_at),
-            when(s.unsubscribed_at),
-            _safe_cell(s.source),
-            s.ip_address or "",
-            _safe_cell(s.consent_text),
-            "yes" if s.suppressed else "no",
-            *(_safe_cell(subscriber.attributes.get(k, "")) for k in attribute_keys),
-        ]
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def export_csv_lines(mailing_list: MailingList, *, status: str | None = None) -> Iterator[str]:
-    """CSV text line by line, for streaming responses and stdout."""
-    writer = csv.writer(_Echo())
-    for row in export_rows(mailing_list, status=status):
-        yield writer.writerow(row)
-
-
-# --- admin uploads: imported by the worker, so that a large file outlives no request ---------
-
-
-def jobs_dir() -> Path:
-    path = Path(settings.SUBSCRIPTION_IMPORT_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def job_paths(job_id: str) -> dict[str, Path]:
-    if not job_id.isalnum():
-        raise ValueError(job_id)
-    base = jobs_dir()
+        if len(first) >= PREVIEW_ROWS:
+            break
     return {
-        "upload": base / f"{job_id}.upload.csv",
-        "rejects": base / f"{job_id}.rejected.csv",
-        "status": base / f"{job_id}.json",
+        "has_email": mapping.has_email,
+        "header": header,
+        "format": mapping.name,
+        "encoding": text_format.encoding,
+        "encoding_label": text_format.encoding_label,
+        "encoding_detected": text_format.encoding_detected,
+        "delimiter": text_format.delimiter,
+        "delimiter_label": str(text_format.delimiter_label),
+        "delimiter_detected": text_format.delimiter_detected,
+        "columns": [{"header": c.header, "use": str(c.label)} for c in mapping.columns],
+        "status_columns": [c.header for c in mapping.status_columns],
+        "rows": first,
     }
 
 
-def write_job_status(job_id: str, **status) -> None:
-    path = job_paths(job_id)["status"]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status), encoding="utf-8")
-    tmp.replace(path)  # atomic: the admin page never reads half a file
-
-
-def read_job_status(job_id: str) -> dict | None:
-    try:
-        return json.loads(job_paths(job_id)["status"].read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return None
-
-
-def run_import_job(job_id: str, list_id: int, confirmed: bool, source_label: str) -> dict:
-    """Task: import an uploaded file saved under SUBSCRIPTION_IMPORT_DIR; records a status."""
-    paths = job_paths(job_id)
-    base = read_job_status(job_id) or {}
-    mailing_list = MailingList.objects.filter(pk=list_id).first()
-    if mailing_list is None:
-        write_job_status(
-            job_id, **{**base, "status": "failed", "error": str(_("The list was deleted."))}
-        )
-        return {}
-    write_job_status(job_id, **{**base, "status": "running"})
-    error, report = "", None
-    try:
-        with (
-            paths["upload"].open(newline="", encoding="utf-8-sig") as source,
-            paths["rejects"].open("w", newline="", encoding="utf-8") as rejects,
-        ):
-            report = import_subscribers(
-                source,
-                mailing_list,
-                confirmed=confirmed,
-                rejects=rejects,
-                source_label=source_label,
-            )
-    except ImportFileError as exc:
-        error, report = str(exc), exc.report
-    except UnicodeDecodeError as exc:
-        error = str(_("The file is not UTF-8 text: %(error)s")) % {"error": exc}
-    finally:
-        paths["upload"].unlink(missing_ok=True)
-    if report is None or not report.rejected:
-        paths["rejects"].unlink(missing_ok=True)
-    status = {
-        **base,
-        "status": "failed" if error else "done",
-        "error": error,
-        "summary": [str(line) for line in report.summary_lines()] if report else [],
-        "rejected": report.rejected if report else 0,
-    }
-    write_job_status(job_id, **status)
-    return status
+def _state_label(row: Row):
+    return REASONS[row.error] if row.error else STATE_LABELS[row.state]

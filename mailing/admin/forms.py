@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.widgets import AdminDateTimeInput
 
 from mailing.models import MailingList
+from mailing.spreadsheets import DELIMITER_CHOICES, ENCODING_CHOICES
 
 
 class SendForm(forms.Form):
@@ -43,10 +44,11 @@ class SendForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label=_("CSV file"),
+        label=_("File"),
         help_text=_(
-            "UTF-8, with a header row. Columns: email (required), name, language; any "
-            "other column is kept as an attribute of the subscriber."
+            "A CSV or text file with a header row, as Excel, LibreOffice or another mailing "
+            "tool (Mailchimp, listmonk, Ghost, Substack, Brevo, Buttondown) exports it. "
+            "The next page shows how it will be read before anything is imported."
         ),
     )
     mailing_list = forms.ModelChoiceField(
@@ -56,7 +58,20 @@ class ImportForm(forms.Form):
         label=_("These people have already given their consent"),
         help_text=_(
             "Ticked: subscriptions are confirmed at once. Only tick this if you hold a "
-            "record of each person's consent."
+            "record of each person's consent. Not ticked: they wait for confirmation, and "
+            "the import report can send them the confirmation email. People the file "
+            "shows as unsubscribed, bounced or unconfirmed are never confirmed."
         ),
+        required=False,
+    )
+    encoding = forms.ChoiceField(
+        label=_("Encoding"),
+        choices=[("", _("Detect automatically")), *ENCODING_CHOICES],
+        required=False,
+        help_text=_("Choose one only if the preview shows garbled letters."),
+    )
+    delimiter = forms.ChoiceField(
+        label=_("Columns separated by"),
+        choices=[("", _("Detect automatically")), *DELIMITER_CHOICES],
         required=False,
     )

@@ -10,5 +10,6 @@ from mailing.models.audience import (  # noqa: F401
     email_identity,
     legacy_email_hash,
     normalise_email,
+    search_key,
 )
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402
