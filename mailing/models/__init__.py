@@ -9,4 +9,5 @@ from mailing.models.audience import (  # noqa: F401
     email_hash,
     normalise_email,
 )
+from mailing.models.bounces import Bounce  # noqa: F401, E402
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402
