@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 # An ESP that answers these refuses our credentials or account, not one recipient.
 REFUSED_KEY = {401, 403}
+# Per-recipient statuses (anymail's) that mean this recipient was not sent to.
+REFUSED = {"rejected", "invalid", "failed"}
+# ESPs that say so in the body instead (Mandrill answers 500, Postal 200).
+REFUSED_KEY_NAMES = {"Invalid_Key", "InvalidServerAPIKey", "AccessDenied"}
 
 
 class BackendTransport(Transport):
@@ -117,22 +121,23 @@ class BackendTransport(Transport):
             raise smtp_error(code, text) from exc
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise smtp_error(exc.smtp_code, exc.smtp_error) from exc
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.close()
-            raise Transient(f"connection lost: {exc}") from exc
         except AnymailUnsupportedFeature:
             if len(message.to) > 1:
                 raise  # a batch: the caller falls back to one message each
             raise self.unsupported(message) from None
+        except AnymailError as exc:
+            # Before OSError: anymail's API errors are requests' (IOError) too.
+            raise anymail_error(exc) from exc
         except BadHeaderError as exc:
             # Django refuses a header with a line break: this message can never go.
             raise Permanent(f"bad header: {exc}"[:2000]) from exc
-        except AnymailError as exc:
-            raise anymail_error(exc) from exc
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            raise Transient(f"connection lost: {exc}") from exc
         except Exception as exc:  # noqa: BLE001 - an unknown backend's error: try again later
             raise Transient(f"{type(exc).__name__}: {exc}"[:2000]) from exc
         status = getattr(message, "anymail_status", None)
-        if status is not None and status.status and status.status <= {"rejected", "invalid"}:
+        if status is not None and status.status and status.status <= REFUSED:
             raise Permanent(f"refused by the provider: {', '.join(sorted(status.status))}")
         return (status.message_id if status is not None else "") or ""
 
@@ -161,6 +166,19 @@ def status_code(exc) -> int | None:
     return code
 
 
+def error_name(exc) -> str:
+    """The ESP's own error name in a JSON answer (Mandrill's ``name``, Postal's ``code``)."""
+    response = getattr(exc, "response", None)
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001 - no JSON body: no name
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    return str(body.get("name") or data.get("code") or "")
+
+
 def anymail_error(exc: Exception) -> Exception:
     """Transient for 429, 5xx and lost connections; Fatal for a refused key; else Permanent."""
     from anymail.exceptions import AnymailRecipientsRefused
@@ -169,8 +187,8 @@ def anymail_error(exc: Exception) -> Exception:
     if isinstance(exc, AnymailRecipientsRefused):
         return Permanent(reason)
     code = status_code(exc)
+    if code in REFUSED_KEY or error_name(exc) in REFUSED_KEY_NAMES:
+        return Fatal(f"the ESP refused the credentials ({code}): {reason}"[:2000])
     if code is None or code == 429 or code >= 500:
         return Transient(reason)
-    if code in REFUSED_KEY:
-        return Fatal(f"the ESP refused the credentials ({code}): {reason}"[:2000])
     return Permanent(reason)

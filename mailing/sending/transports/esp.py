@@ -15,7 +15,7 @@ from django.conf import settings
 from mailing.models import Campaign
 from mailing.sending import message as msg
 from mailing.sending.ledger import Recipient
-from mailing.sending.transports.backend import BackendTransport
+from mailing.sending.transports.backend import REFUSED, BackendTransport
 from mailing.sending.transports.base import Outcome, Permanent, Transient, outcome
 
 logger = logging.getLogger(__name__)
@@ -146,13 +146,20 @@ class BatchTransport(BackendTransport):
             logger.warning("ESP batch sending unsupported; sending one by one")
             self.one_by_one, self.batch_size = True, 1
             return super().send(batch)
-        except (Transient, Permanent) as exc:
+        except Permanent as exc:
+            if len(batch) == 1:
+                return [outcome(batch[0], exc)]
+            # Some ESPs refuse a whole call for one bad address (Mailgun, Brevo,
+            # SendGrid answer 400): send this batch one by one so that only that
+            # recipient fails.
+            return super().send(batch)
+        except Transient as exc:
             return [outcome(recipient, exc) for recipient in batch]
         statuses = message.anymail_status.recipients
         results = []
         for recipient in batch:
             status = statuses.get(recipient.email)
-            if getattr(status, "status", "") in {"rejected", "invalid"}:
+            if getattr(status, "status", "") in REFUSED:
                 results.append(
                     Outcome.failed(recipient, f"refused by the provider: {status.status}")
                 )
