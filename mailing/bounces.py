@@ -125,7 +125,8 @@ def classify(report: Report) -> tuple[str, str]:
 
 def _act(bounce: Bounce, address: str, subscriber: Subscriber | None) -> str:
     """What the policy for this type does: suppress, count, or only record."""
-    detail = f"{bounce.source}: {bounce.status} {bounce.reason}".replace("  ", " ").strip()
+    words = " ".join(w for w in (str(bounce.get_type_display()), bounce.status, bounce.reason) if w)
+    detail = f"{bounce.source}: {words}"
     if bounce.type == Type.POLICY:
         _history(subscriber, bounce)
         return Bounce.Action.RECORDED

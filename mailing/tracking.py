@@ -62,9 +62,7 @@ HINTS = {
     "Brevo": lambda raw: _word(_dig(raw, "event"), {"soft_bounce"}, {"hard_bounce"}),
     "SendinBlue": lambda raw: _word(_dig(raw, "event"), {"soft_bounce"}, {"hard_bounce"}),
     "Mandrill": lambda raw: _word(_dig(raw, "event"), {"soft_bounce"}, {"hard_bounce"}),
-    "MailerSend": lambda raw: _word(
-        _dig(raw, "type"), {"activity.soft_bounced"}, {"activity.hard_bounced"}
-    ),
+    "MailerSend": lambda raw: _word(_dig(raw, "data", "type"), {"soft_bounced"}, {"hard_bounced"}),
     "Amazon SES": lambda raw: _word(
         _dig(raw, "bounce", "bounceType"), {"Transient", "Undetermined"}, {"Permanent"}
     ),
@@ -75,7 +73,18 @@ HINTS = {
         "" if _dig(raw, "event") != "bounce" else HARD if _dig(raw, "hard_bounce") else SOFT
     ),
     "SparkPost": _sparkpost,
+    # SendGrid's bounce "type": "blocked" is the receiver refusing (often for a while),
+    # which anymail does not tell apart from a bounce.
+    "SendGrid": lambda raw: (
+        {"blocked": "policy", "bounce": HARD}.get(_dig(raw, "type"), "")
+        if _dig(raw, "event") == "bounce"
+        else ""
+    ),
+    "Postal": lambda raw: _word(_dig(raw, "payload", "status"), {"SoftFail"}, {"HardFail"}),
 }
+# ESPs whose "failed" event is the receiving server's permanent refusal (Postal's
+# MessageDeliveryFailed, status HardFail): a bounce, not an API error.
+FAILED_IS_BOUNCE = {"Postal"}
 
 
 def _id(value) -> int | None:
@@ -106,15 +115,25 @@ def find_delivery(event):
     return None
 
 
-def report_of(event, esp_name, delivery) -> bounces.Report:
+def _words(raw) -> str:
+    """The ESP's own words in a raw event when anymail found no description (Mailjet's
+    ``error``, Mandrill's ``bounce_description``)."""
+    for keys in (("error",), ("msg", "bounce_description")):
+        value = _dig(raw, *keys)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def report_of(event, esp_name, delivery, event_type) -> bounces.Report:
     """The bounce report an anymail event stands for."""
     hint = HINTS.get(esp_name, lambda raw: "")(event.esp_event)
     return bounces.Report(
         recipient=event.recipient or "",
-        event=event.event_type,
+        event=event_type,
         reject_reason=event.reject_reason or "",
         hint=hint,
-        description=str(event.description or ""),
+        description=str(event.description or _words(event.esp_event)),
         mta_response=str(event.mta_response or ""),
         source=f"{esp_name} webhook",
         delivery_id=delivery.pk if delivery else None,
@@ -123,13 +142,16 @@ def report_of(event, esp_name, delivery) -> bounces.Report:
 
 
 def on_tracking(sender, event, esp_name, **kwargs):
-    kind = KINDS.get(event.event_type)
-    if kind is None and event.event_type not in BOUNCE_EVENTS:
+    event_type = event.event_type
+    if event_type == "failed" and esp_name in FAILED_IS_BOUNCE:
+        event_type = "bounced"
+    kind = KINDS.get(event_type)
+    if kind is None and event_type not in BOUNCE_EVENTS:
         return
     delivery = find_delivery(event)
-    if event.event_type in BOUNCE_EVENTS and event.reject_reason != "unsubscribed":
+    if event_type in BOUNCE_EVENTS and event.reject_reason != "unsubscribed":
         # Even when the message is not one of ours (a test send, another tool).
-        bounces.handle(report_of(event, esp_name, delivery))
+        bounces.handle(report_of(event, esp_name, delivery, event_type))
     if delivery is None:
         logger.info("%s %s event for an unknown message", esp_name, event.event_type)
         return
