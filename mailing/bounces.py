@@ -69,7 +69,7 @@ def handle(report: Report) -> Bounce | None:
     """Classify ``report`` into one Bounce, act on it by policy, and return it."""
     if not report.recipient:
         return None
-    kind, status = classify(report)
+    kind, status = _classify(report)
     delivery = _delivery(report.delivery_id)
     subscriber = _subscriber(report.recipient, delivery)
     reason = _redact(
@@ -92,7 +92,7 @@ def handle(report: Report) -> Bounce | None:
     return bounce
 
 
-def classify(report: Report) -> tuple[str, str]:
+def _classify(report: Report) -> tuple[str, str]:
     """(Bounce.Type, enhanced status code or "") of one report."""
     text = f"{report.mta_response or ''} {report.description or ''}"
     enhanced = ENHANCED.search(text)
