@@ -146,6 +146,9 @@ def on_tracking(sender, event, esp_name, **kwargs):
     if event_type == "failed" and esp_name in FAILED_IS_BOUNCE:
         event_type = "bounced"
     kind = KINDS.get(event_type)
+    if event_type == "rejected" and event.reject_reason == "unsubscribed":
+        # The ESP would not send: the reader unsubscribed through the ESP itself.
+        kind = DeliveryEvent.Kind.UNSUBSCRIBED
     if kind is None and event_type not in BOUNCE_EVENTS:
         return
     delivery = find_delivery(event)

@@ -153,7 +153,8 @@ def test_a_reader_named_dot_cannot_end_the_message_early(seeded, sink, settings,
         )
     campaign = started(seeded)
     # The name placeholder at the start of a line, in both parts.
-    text = f"%%NAME%%\r\n{campaign.text}\r\n%%NAME%%\r\nThe end.\r\n"
+    # ... and before a dot: a reader without a name gets a line that is only ".".
+    text = f"%%NAME%%\r\n{campaign.text}\r\n%%NAME%%\r\n%%NAME%%.\r\nThe end.\r\n"
     html = campaign.html.replace("<body", "\r\n%%NAME%%\r\n<body", 1) + "\r\n%%NAME%%\r\n"
     Campaign.objects.filter(pk=campaign.pk).update(text=text, html=html)
     assert sender.run_sender(campaign.pk) == "done"
@@ -162,6 +163,8 @@ def test_a_reader_named_dot_cannot_end_the_message_early(seeded, sink, settings,
     assert counts["failed"] == 0
     received = dict(sink.parsed())
     assert len(received) == counts["sent"]
+    nameless = received["newsletter-reader@example.com"].get_body(("plain",)).get_content()
+    assert "\n.\nThe end." in nameless.replace("\r\n", "\n")
     for i, name in enumerate(names):
         message = received[f"dot{i}@example.net"]
         body = message.get_body(("plain",)).get_content()

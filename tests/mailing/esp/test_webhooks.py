@@ -101,3 +101,19 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(name, sent, hook_settin
     assert not DeliveryEvent.objects.exists()
     assert not Bounce.objects.exists()
     assert not Suppression.objects.exists()
+
+
+def test_a_send_the_esp_dropped_for_an_unsubscribed_reader_is_no_bounce(sent, hook_settings):
+    from mailing.models import Subscription
+
+    delivery = sent[0]
+    hook = webhooks.HOOKS["sendgrid"]
+    payload = hook.event("engaged", context("sendgrid", delivery))
+    payload[0].update(event="dropped", reason="Unsubscribed Address")
+    assert hook.post(Client(), payload).status_code == 200
+    assert not Bounce.objects.exists() and not Suppression.objects.exists()
+    assert DeliveryEvent.objects.get().kind == DeliveryEvent.Kind.UNSUBSCRIBED
+    subscription = Subscription.objects.get(
+        subscriber_id=delivery.subscriber_id, mailing_list_id=delivery.mailing_list_id
+    )
+    assert subscription.status == Subscription.Status.UNSUBSCRIBED
