@@ -145,7 +145,7 @@ def test_headers_are_checked_in_one_place(seeded):
 def test_a_reader_named_dot_cannot_end_the_message_early(seeded, sink, settings, path):
     settings.EMAIL_BACKEND = PATHS[path]
     mailing_list = seeded["mailing_list"]
-    names = [".", ".\r\n.\r\nRSET", "..", "\u2028.", "Zoë\x00 Ñandú"]
+    names = [".", ".\r\n.\r\nRSET", "..", "\u2028.", "Zoë\x07 Ñandú"]
     for i, name in enumerate(names):
         reader = Subscriber.objects.create(email=f"dot{i}@example.net", name=name)
         Subscription.objects.create(
@@ -172,7 +172,7 @@ def test_a_reader_named_dot_cannot_end_the_message_early(seeded, sink, settings,
         # Every line is there, the name included, as the reader's own.
         assert body.splitlines()[0] == expected
         assert body.rstrip().endswith("The end.")
-        assert "\n" not in message["To"] and "\x00" not in message["To"]
+        assert "\n" not in message["To"] and "\x07" not in message["To"]
 
 
 def test_a_header_django_refuses_is_a_permanent_failure_with_the_reason(seeded, sink):

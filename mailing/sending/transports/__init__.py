@@ -8,7 +8,8 @@ from mailing.models import Campaign
 from mailing.sending import message as msg
 from mailing.sending.transports.backend import BackendTransport
 from mailing.sending.transports.base import Fatal, Outcome, Transport
-from mailing.sending.transports.esp import BatchTransport, capabilities
+from mailing.sending.transports.capabilities import capabilities
+from mailing.sending.transports.esp import BatchTransport
 from mailing.sending.transports.smtp import SmtpTransport
 
 __all__ = ["Fatal", "Outcome", "Transport", "transport_for"]

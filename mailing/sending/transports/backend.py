@@ -20,6 +20,7 @@ from mailing.sending.transports.base import (
     outcome,
     smtp_error,
 )
+from mailing.sending.transports.capabilities import Capabilities, capabilities, tags
 from newsletters.rendering import Personaliser
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,10 @@ class BackendTransport(Transport):
     ``caps``: what the ESP accepts (``esp.Capabilities``); tags and metadata are cut to fit.
     """
 
-    def __init__(self, campaign: Campaign, caps=None):
-        from mailing.sending.transports import esp
-
+    def __init__(self, campaign: Campaign, caps: Capabilities | None = None):
         self.campaign = campaign
-        self.caps = caps or esp.capabilities()
-        self.tags = esp.tags(campaign, self.caps)
+        self.caps = caps or capabilities()
+        self.tags = tags(campaign, self.caps)
         self.connection = None
         self.web_url = msg.web_url(campaign)
         self.list_id = msg.list_id_header(campaign)
