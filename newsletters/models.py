@@ -13,6 +13,7 @@ from wagtail.search import index
 from cms.models import IndexPage
 from newsletters.blocks import NewsletterBodyBlock
 from newsletters.panels import EmailChecksPanel
+from newsletters.validators import single_line
 
 
 def next_issue_number() -> int:
@@ -42,9 +43,12 @@ class NewsletterIndexPage(IndexPage):
 class NewsletterPage(Page):
     issue_number = models.PositiveIntegerField(unique=True, default=next_issue_number)
     subject = models.CharField(
-        max_length=200, help_text=_("The subject line subscribers see in their inbox.")
+        max_length=200,
+        validators=[single_line],
+        help_text=_("The subject line subscribers see in their inbox."),
     )
     preheader = models.CharField(
+        validators=[single_line],
         max_length=200,
         blank=True,
         help_text=_("The preview text shown after the subject in most inboxes."),

@@ -263,3 +263,11 @@ SENDING_MAX_ATTEMPTS = env.env_int("SENDING_MAX_ATTEMPTS", 5)
 SENDING_RETRY_SECONDS = env.env_int("SENDING_RETRY_SECONDS", 60)  # doubled at each attempt
 SENDING_TASK_SECONDS = env.env_int("SENDING_TASK_SECONDS", 120)  # then the task re-enqueues
 SENDING_ESP_BATCH_SIZE = env.env_int("SENDING_ESP_BATCH_SIZE", 500)  # recipients per ESP call
+
+# --- bounces ---
+# mailing/bounces.py: hard bounces suppress at once, soft bounces (full mailbox, a server
+# down) only when this many messages bounced softly within the window; complaints always
+# suppress; a receiver's policy block is recorded only. 0 turns a threshold off.
+BOUNCE_HARD_THRESHOLD = env.env_int("BOUNCE_HARD_THRESHOLD", 1)
+BOUNCE_SOFT_THRESHOLD = env.env_int("BOUNCE_SOFT_THRESHOLD", 3)
+BOUNCE_SOFT_WINDOW_DAYS = env.env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)

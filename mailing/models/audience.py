@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from email_validator import EmailNotValidError, validate_email
 
+from newsletters.validators import single_line
+
 
 def normalise_email(address: str) -> str:
     """The one spelling of an address: email-validator's normalised form.
@@ -60,16 +62,17 @@ def search_key(*parts: str) -> str:
 
 
 class MailingList(models.Model):
-    name = models.CharField(max_length=200)
+    # The name, sender and reply-to become headers (List-Id, From, Reply-To): one line each.
+    name = models.CharField(max_length=200, validators=[single_line])
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     is_public = models.BooleanField(
         _("public"), default=True, help_text=_("Public lists can be chosen on signup forms.")
     )
     double_opt_in = models.BooleanField(default=True)
-    from_name = models.CharField(max_length=200, blank=True)
-    from_email = models.EmailField(blank=True)
-    reply_to = models.EmailField(blank=True)
+    from_name = models.CharField(max_length=200, blank=True, validators=[single_line])
+    from_email = models.EmailField(blank=True, validators=[single_line])
+    reply_to = models.EmailField(blank=True, validators=[single_line])
     consent_text = models.TextField(
         _("consent wording"),
         blank=True,
@@ -214,6 +217,7 @@ class Suppression(models.Model):
 
     class Reason(models.TextChoices):
         HARD_BOUNCE = "bounced", _("Hard bounce")
+        SOFT_BOUNCES = "soft_bounced", _("Repeated soft bounces")
         COMPLAINT = "complained", _("Spam complaint")
         MANUAL = "manual", _("Added by hand")
         ERASED = "erased", _("Erased on request")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from email.header import Header
@@ -21,6 +22,7 @@ from django.core.mail import EmailMultiAlternatives
 from mailing import tokens
 from mailing.models import Campaign, Delivery, MailingList
 from newsletters.rendering import PLACEHOLDERS, personalise
+from newsletters.validators import header_breaking
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 # HTML-escaped twins of the name and email placeholders (a name may hold ``<`` or ``&``).
@@ -31,6 +33,44 @@ FIELDS = {
     "name_html": HTML_NAME,
     "email_html": HTML_EMAIL,
 }
+
+
+# --- header safety ---------------------------------------------------------------------
+
+
+class UnsafeHeader(ValueError):
+    """A header value that would end its line: a line break or another control character."""
+
+
+def check_header(name: str, value: str) -> str:
+    """``value`` when it is safe in header ``name``, else UnsafeHeader naming the header."""
+    bad = header_breaking(value)
+    if bad:
+        raise UnsafeHeader(f"{name}: {bad[0]!r} is not allowed in a header")
+    return value
+
+
+def clean_value(value: str) -> str:
+    """A per-recipient value made safe anywhere: whitespace runs (line breaks included)
+    become one space, other control characters go."""
+    value = " ".join((value or "").split())
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")
+
+
+def address_header(name: str, email: str) -> str:
+    """An address with its display name, encoded when not ASCII, checked."""
+    value = formataddr((name, email), charset="utf-8") if name else email
+    return check_header("To", value)
+
+
+def subject(campaign: Campaign) -> str:
+    return check_header("Subject", campaign.subject)
+
+
+def check_campaign(campaign: Campaign) -> None:
+    """UnsafeHeader when a campaign-wide value (subject, sender, list) cannot be a header."""
+    subject(campaign)
+    headers(campaign)
 
 
 # --- addresses and ids -------------------------------------------------------------------
@@ -76,9 +116,10 @@ def from_header(campaign: Campaign) -> str:
 
 
 def list_id(mailing_list: MailingList | None, from_name: str) -> str:
+    """RFC 2919: the list's name as a phrase (quoted, or encoded when not ASCII)."""
     slug = mailing_list.slug if mailing_list else "newsletter"
-    name = (mailing_list.name if mailing_list else from_name).replace('"', "")
-    return f'"{name}" <{slug}.{site_domain()}>'
+    name = mailing_list.name if mailing_list else from_name
+    return formataddr((name, f"{slug}.{site_domain()}"), charset="utf-8")
 
 
 def list_id_header(campaign: Campaign) -> str:
@@ -92,9 +133,8 @@ def personal_values(
     *, name: str, email: str, unsubscribe_url: str, preferences_url: str, web_url: str
 ) -> dict[str, str]:
     """The values one message fills its placeholders with, plain and HTML-escaped."""
-    # Whitespace runs (CR/LF included) never reach a header or the body.
-    name = " ".join((name or "").split())
-    email = email or ""
+    # Line breaks and control characters never reach a header or the body.
+    name, email = clean_value(name), clean_value(email)
     return {
         "name": name,
         "email": email,
@@ -127,6 +167,7 @@ def headers(
     """Every header we set, for every transport; per-recipient ones only when given.
 
     ``list_id``: the List-Id value when the caller has it (saves a query per message).
+    Each value is checked here (UnsafeHeader), so no transport sends a broken header.
     """
     out = {"From": from_header(campaign)}
     if message_id:
@@ -139,6 +180,8 @@ def headers(
         out["Reply-To"] = campaign.reply_to
     if campaign.pk:
         out["Feedback-ID"] = f"c{campaign.pk}:newsletter:{site_domain()}"
+    for name, value in out.items():
+        check_header(name, value)
     return out
 
 
@@ -157,8 +200,10 @@ def django_message(
     extra = dict(header_map)
     from_email = extra.pop("From")
     reply_to = extra.pop("Reply-To", "")
+    for address in to:
+        check_header("To", address)
     message = EmailMultiAlternatives(
-        subject=campaign.subject,
+        subject=subject(campaign),
         body=text,
         from_email=from_email,
         to=to,
@@ -213,11 +258,11 @@ class MessageTemplate:
     @classmethod
     def build(cls, campaign: Campaign) -> MessageTemplate:
         boundary = f"=_{campaign.key}{uuid.uuid4().hex[:12]}"
-        subject = campaign.subject
-        if not subject.isascii():
-            subject = Header(subject, "utf-8", maxlinelen=76).encode()
+        title = subject(campaign)
+        if not title.isascii():
+            title = Header(title, "utf-8", maxlinelen=76).encode()
         shared = headers(campaign, unsubscribe_url=H_UNSUB, message_id=H_MSGID)
-        lines = [f"From: {shared.pop('From')}", f"To: {H_TO}", f"Subject: {subject}"]
+        lines = [f"From: {shared.pop('From')}", f"To: {H_TO}", f"Subject: {title}"]
         lines.append(f"Date: {H_DATE}")
         lines += [f"{name}: {value}" for name, value in shared.items()]
         lines += [
@@ -225,7 +270,9 @@ class MessageTemplate:
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
         ]
         text, html = campaign.text, html_template(campaign.html)
-        eight_bit = not (text.isascii() and html.isascii())
+        # A name filled in per recipient may not be ASCII even when the issue is.
+        personal = any(p in text + html for p in (FIELDS["name"], FIELDS["email"], HTML_NAME))
+        eight_bit = personal or not (text.isascii() and html.isascii())
         cte = "8bit" if eight_bit else "7bit"
         lines += ["", f"--{boundary}"]
         lines += ['Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {cte}"]
@@ -236,7 +283,8 @@ class MessageTemplate:
         data = source.encode("utf-8")
         if any(len(line) > MAX_OCTETS for line in data.split(b"\r\n")):
             raise ValueError("a line of the message is too long to send without encoding")
-        # Dot-stuffing done once here, not per message.
+        # Dot-stuffed once here (RFC 5321 4.5.2); ``render`` stuffs only where a filled-in
+        # value makes a new line start with a dot, instead of rescanning 60 KB a message.
         data = data.replace(b"\r\n.", b"\r\n..")
         parts = TOKEN_RE.split(data)
         return cls(
@@ -253,16 +301,25 @@ class MessageTemplate:
         """Token → bytes for one recipient; ``date``: the Date header, formatted."""
         values = recipient_values(recipient, self.web_url)
         out = {B_FIELDS[key]: value.encode() for key, value in values.items()}
-        name, email = values["name"], values["email"]
-        out[B_TO] = (formataddr((name, email), charset="utf-8") if name else email).encode()
+        out[B_TO] = address_header(values["name"], values["email"]).encode()
         out[B_DATE] = date
         out[B_MSGID] = self.msgid.format(recipient.delivery_id).encode()
         out[B_UNSUB] = out[B_FIELDS["unsubscribe_url"]]
         return out
 
     def render(self, values: dict) -> bytes:
+        """The message for one recipient, dot-stuffed as if the values had been filled in
+        first: no value (a reader named ".", or an empty name before a ".") can end the
+        DATA early. Values never hold a line break (``clean_value``, checked headers), so
+        a new line can only start at a value or at the literal after an empty one."""
         out = [self.literals[0]]
+        line_start = self.literals[0].endswith(b"\n")
         for key, literal in zip(self.keys, self.literals[1:], strict=True):
-            out.append(values.get(key, key))
-            out.append(literal)
+            value = values.get(key, key)
+            if value:
+                out.append(b"." + value if line_start and value[:1] == b"." else value)
+                line_start = False
+            if literal:
+                out.append(b"." + literal if line_start and literal[:1] == b"." else literal)
+                line_start = literal.endswith(b"\n")
         return b"".join(out)

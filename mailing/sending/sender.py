@@ -17,7 +17,7 @@ from django.utils import timezone
 from mailing import campaigns
 from mailing.models import Campaign, Delivery
 from mailing.sending.ledger import Ledger, Recipient, lease, release, requeue_expired, setting
-from mailing.sending.transports import transport_for
+from mailing.sending.transports import Fatal, transport_for
 
 
 def worker_id() -> str:
@@ -112,7 +112,20 @@ class Sender:
             if self.rate:
                 self.pace()
             self.sent_here += len(ready)
-            for outcome in self.transport.send(ready):
+            try:
+                outcomes = self.transport.send(ready)
+            except Fatal as exc:
+                # Nobody can be sent to as configured: fail the campaign with the reason
+                # (shown in the admin) instead of retrying every recipient forever. The
+                # leased rows go back to pending when ``run`` releases them.
+                self.campaign.transition(
+                    Campaign.Status.FAILED,
+                    expect=[Campaign.Status.SENDING],
+                    error=str(exc)[:2000],
+                    finished_at=timezone.now(),
+                )
+                return False
+            for outcome in outcomes:
                 self.ledger.record(outcome)
         return True
 

@@ -34,7 +34,12 @@ class Transient(Exception):
 
 
 class Permanent(Exception):
-    """Do not try again for this recipient (SMTP 5xx, ESP refusal)."""
+    """Do not try again for this recipient (SMTP 5xx, ESP refusal, a header it cannot carry)."""
+
+
+class Fatal(Exception):
+    """Nobody can be sent to as configured (the ESP refused our key, lacks a feature the
+    campaign needs): the sender stops the campaign and shows this reason."""
 
 
 def outcome(recipient: Recipient, error: Exception) -> Outcome:

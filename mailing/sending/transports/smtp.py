@@ -114,8 +114,8 @@ class SmtpTransport(Transport):
                 code, text = smtp.rcpt(to)
                 if code not in (250, 251):
                     raise self._refused(code, text)
-                # smtplib.data() would re-scan 60 KB per message for dots; the template
-                # is already dot-stuffed, so speak DATA directly.
+                # smtplib.data() would re-scan 60 KB per message for line endings; the
+                # rendered message is already dot-stuffed, so speak DATA directly.
                 smtp.putcmd("data")
                 code, text = smtp.getreply()
             if code != 354:
