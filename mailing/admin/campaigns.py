@@ -283,8 +283,9 @@ def count_view(request):
     return JsonResponse(data)
 
 
-def progress(campaign: Campaign, *, with_chart=False, request=None) -> dict:
-    """The campaign's state for the page and its poll, from one ``snapshot``."""
+def progress(campaign: Campaign) -> dict:
+    """The campaign's state for the page and its poll, from one ``snapshot`` (with its
+    ``chart`` and ``events`` for the page to show)."""
     taken = snapshot(campaign)
     counts = taken["counts"]
     done = counts["sent"] + counts["failed"]
@@ -310,9 +311,7 @@ def progress(campaign: Campaign, *, with_chart=False, request=None) -> dict:
         "started_label": shown(campaign.started_at),
         "finished_label": shown(campaign.finished_at),
     }
-    if with_chart:
-        data["chart"] = taken["chart"]
-        data["events"] = taken["events"]
+    data["chart"], data["events"] = taken["chart"], taken["events"]
     return data
 
 
@@ -325,7 +324,7 @@ def campaign_view(request, campaign_id):
         raise PermissionDenied
     title = campaign_title(campaign)
     allowed = can_send(request.user)
-    state = progress(campaign, with_chart=True)
+    state = progress(campaign)
     return render(
         request,
         "mailing/campaigns/detail.html",
@@ -368,7 +367,7 @@ def progress_view(request, campaign_id):
     campaign = get_object_or_404(Campaign.objects.select_related("page"), pk=campaign_id)
     if not can_test(request.user, campaign.page):
         raise PermissionDenied
-    data = progress(campaign, with_chart=True)
+    data = progress(campaign)
     if not can_send(request.user):
         data["actions"] = []
     data["chart_html"] = render_to_string(
