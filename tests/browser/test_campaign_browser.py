@@ -95,8 +95,8 @@ def settled(page, smtp, seconds=2.0):
     return wait_for(still, timeout=60, interval=0.2, message="the worker to stop")
 
 
-def test_editor_confirms_pauses_resumes_and_cancels_issue_3(site):
-    from playwright.sync_api import expect, sync_playwright
+def test_editor_confirms_pauses_resumes_and_cancels_issue_3(site, chromium):
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=30_000)
     smtp = site["smtp"]
@@ -108,110 +108,98 @@ def test_editor_confirms_pauses_resumes_and_cancels_issue_3(site):
         "from newsletters.models import NewsletterPage;"
         "print(NewsletterPage.objects.get(issue_number=3).pk)",
     ).stdout.strip()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+    context = chromium.new_context(locale="en-GB", timezone_id="Europe/Brussels")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{site['url']}/admin/login/")
+        page.get_by_label("Username").fill("sam")
+        page.get_by_label("Password").fill("a-long-test-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{site['url']}/admin/")
+
+        # From the issue's editor, the "Send or schedule…" action.
+        page.goto(f"{site['url']}/admin/pages/{page_id}/edit/")
+        page.get_by_role("button", name="Actions").first.click()
+        page.get_by_role("link", name="Send or schedule…").click()
+        page.wait_for_url(f"**/admin/campaigns/send/{page_id}/")
+
+        page.get_by_label("PENELOPE newsletter").check()
+        expect(page.locator("#recipient-count")).to_contain_text(
+            "Recipients after removing duplicates and suppressed addresses: 44"
         )
-        try:
-            page = browser.new_page(locale="en-GB", timezone_id="Europe/Brussels")
-            page.set_default_timeout(30_000)
-            page.goto(f"{site['url']}/admin/login/")
-            page.get_by_label("Username").fill("sam")
-            page.get_by_label("Password").fill("a-long-test-password")
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{site['url']}/admin/")
+        expect(
+            page.get_by_text("Send to 44 recipients on PENELOPE newsletter now.")
+        ).to_be_visible()
+        page.get_by_role("button", name="Review and send now…").click()
+        page.wait_for_url("**/confirm/")
+        expect(page.locator("dl")).to_contain_text("44 people")
+        assert smtp.total == 0  # nothing before the confirmation
 
-            # From the issue's editor, the "Send or schedule…" action.
-            page.goto(f"{site['url']}/admin/pages/{page_id}/edit/")
-            page.get_by_role("button", name="Actions").first.click()
-            page.get_by_role("link", name="Send or schedule…").click()
-            page.wait_for_url(f"**/admin/campaigns/send/{page_id}/")
+        # Slow the mail server down so that there is time to pause and cancel.
+        smtp.delay = 0.3
+        page.get_by_role("button", name="Confirm and send now").click()
+        expect(page.get_by_text("Sending started.")).to_be_visible()
+        expect(page.locator("[data-field=status_label]")).to_have_text("Sending")
+        wait_for(lambda: counter(page, "sent") >= 3, timeout=60, message="first sends")
 
-            page.get_by_label("PENELOPE newsletter").check()
-            expect(page.locator("#recipient-count")).to_contain_text(
-                "Recipients after removing duplicates and suppressed addresses: 44"
-            )
-            expect(
-                page.get_by_text("Send to 44 recipients on PENELOPE newsletter now.")
-            ).to_be_visible()
-            page.get_by_role("button", name="Review and send now…").click()
-            page.wait_for_url("**/confirm/")
-            expect(page.locator("dl")).to_contain_text("44 people")
-            assert smtp.total == 0  # nothing before the confirmation
+        page.get_by_role("button", name="Pause").click()
+        expect(
+            page.get_by_text("Sending paused: nothing more goes out until you resume.")
+        ).to_be_visible()
+        pressed = smtp.total  # the pause is stored by now
+        expect(page.locator("[data-field=status_label]")).to_have_text("Paused")
+        # The worker notices within the chunk in flight (5 here); then nothing more goes
+        # out and the counters, the report and the chart say the same.
+        paused_at = settled(page, smtp)
+        assert paused_at - pressed <= 5 + 1 and paused_at < 44
+        expect(page.locator("[data-field=sent]").first).to_have_text(str(paused_at))
+        expect(page.locator("[data-field=sent]").last).to_have_text(str(paused_at))
+        expect(page.locator("#campaign-chart-box")).to_contain_text(f"Sent {paused_at}")
+        expect(page.locator("[data-field=pending]")).to_have_text(str(44 - paused_at))
 
-            # Slow the mail server down so that there is time to pause and cancel.
-            smtp.delay = 0.3
-            page.get_by_role("button", name="Confirm and send now").click()
-            expect(page.get_by_text("Sending started.")).to_be_visible()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Sending")
-            wait_for(lambda: counter(page, "sent") >= 3, timeout=60, message="first sends")
+        page.get_by_role("button", name="Resume").click()
+        expect(page.get_by_text("Sending resumed.")).to_be_visible()
+        wait_for(lambda: smtp.total > paused_at + 2, timeout=60, message="resumed sends")
 
-            page.get_by_role("button", name="Pause").click()
-            expect(
-                page.get_by_text("Sending paused: nothing more goes out until you resume.")
-            ).to_be_visible()
-            pressed = smtp.total  # the pause is stored by now
-            expect(page.locator("[data-field=status_label]")).to_have_text("Paused")
-            # The worker notices within the chunk in flight (5 here); then nothing more goes
-            # out and the counters, the report and the chart say the same.
-            paused_at = settled(page, smtp)
-            assert paused_at - pressed <= 5 + 1 and paused_at < 44
-            expect(page.locator("[data-field=sent]").first).to_have_text(str(paused_at))
-            expect(page.locator("[data-field=sent]").last).to_have_text(str(paused_at))
-            expect(page.locator("#campaign-chart-box")).to_contain_text(f"Sent {paused_at}")
-            expect(page.locator("[data-field=pending]")).to_have_text(str(44 - paused_at))
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Cancel campaign").click()
+        expect(page.get_by_text("Campaign cancelled: nobody else will receive it.")).to_be_visible()
+        expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
+        expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
+        cancelled_at = settled(page, smtp)
+        assert cancelled_at - pressed <= 5 + 1 and cancelled_at < 44
+        page.reload()
+        assert counter(page, "sent") == cancelled_at == smtp.total
+        assert set(smtp.counts.values()) == {1}  # nobody twice
 
-            page.get_by_role("button", name="Resume").click()
-            expect(page.get_by_text("Sending resumed.")).to_be_visible()
-            wait_for(lambda: smtp.total > paused_at + 2, timeout=60, message="resumed sends")
+        # Scheduling for later: Wagtail's date-time picker, the confirmation names the
+        # time and its zone, then cancelling asks first and leaves nothing to do.
+        smtp.delay = 0
+        page.goto(f"{site['url']}/admin/campaigns/send/{page_id}/")
+        expect(page.get_by_text("This issue already went out:")).to_be_visible()
+        page.get_by_label("PENELOPE newsletter").check()
+        page.fill("input[name=send_at]", "2099-01-01 09:00")
+        page.keyboard.press("Escape")
+        expect(page.locator("#send-summary")).to_contain_text("at 2099-01-01 09:00")
+        page.get_by_role("button", name="Review and schedule…").click()
+        expect(page.locator("dl")).to_contain_text("1 January 2099, 09:00 (Europe/Brussels)")
+        page.get_by_role("radio", name=re.compile("Everyone on the lists again")).check()
+        page.get_by_role("button", name="Confirm and schedule").click()
+        expect(
+            page.get_by_text("Scheduled for 1 January 2099, 09:00 (Europe/Brussels).")
+        ).to_be_visible()
+        expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.get_by_role("button", name="Cancel campaign").click()
+        expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Cancel campaign").click()
+        expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
 
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.get_by_role("button", name="Cancel campaign").click()
-            expect(
-                page.get_by_text("Campaign cancelled: nobody else will receive it.")
-            ).to_be_visible()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
-            expect(page.locator("[data-campaign-action]:visible")).to_have_count(0)
-            cancelled_at = settled(page, smtp)
-            assert cancelled_at - pressed <= 5 + 1 and cancelled_at < 44
-            page.reload()
-            assert counter(page, "sent") == cancelled_at == smtp.total
-            assert set(smtp.counts.values()) == {1}  # nobody twice
-
-            # Scheduling for later: Wagtail's date-time picker, the confirmation names the
-            # time and its zone, then cancelling asks first and leaves nothing to do.
-            smtp.delay = 0
-            page.goto(f"{site['url']}/admin/campaigns/send/{page_id}/")
-            expect(page.get_by_text("This issue already went out:")).to_be_visible()
-            page.get_by_label("PENELOPE newsletter").check()
-            page.fill("input[name=send_at]", "2099-01-01 09:00")
-            page.keyboard.press("Escape")
-            expect(page.locator("#send-summary")).to_contain_text("at 2099-01-01 09:00")
-            page.get_by_role("button", name="Review and schedule…").click()
-            expect(page.locator("dl")).to_contain_text("1 January 2099, 09:00 (Europe/Brussels)")
-            page.get_by_role("radio", name=re.compile("Everyone on the lists again")).check()
-            page.get_by_role("button", name="Confirm and schedule").click()
-            expect(
-                page.get_by_text("Scheduled for 1 January 2099, 09:00 (Europe/Brussels).")
-            ).to_be_visible()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
-            page.once("dialog", lambda dialog: dialog.dismiss())
-            page.get_by_role("button", name="Cancel campaign").click()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Scheduled")
-            page.once("dialog", lambda dialog: dialog.accept())
-            page.get_by_role("button", name="Cancel campaign").click()
-            expect(page.locator("[data-field=status_label]")).to_have_text("Cancelled")
-
-            page.get_by_role("link", name="Campaigns", exact=True).first.click()
-            page.wait_for_url("**/admin/campaigns/")
-            expect(page.locator("#campaigns tbody tr")).to_have_count(2)
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Campaigns", exact=True).first.click()
+        page.wait_for_url("**/admin/campaigns/")
+        expect(page.locator("#campaigns tbody tr")).to_have_count(2)
+    finally:
+        context.close()
     assert smtp.total == cancelled_at
