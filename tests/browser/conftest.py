@@ -47,12 +47,19 @@ def serve_one_request_at_a_time():
     on kept-alive sockets.
     """
     from django.core.servers.basehttp import WSGIServer
+    from django.db import connections
     from django.test.testcases import LiveServerThread
 
     class SerialWSGIServer(WSGIServer):
         def __init__(self, *args, connections_override=None, **kwargs):
             # The server's own thread already uses the overriding connections.
             super().__init__(*args, **kwargs)
+
+        def close_request(self, request):
+            # As Django's threaded server does: no connection outlives its request (an
+            # in-memory SQLite one ignores this), so PostgreSQL can drop the test database.
+            connections.close_all()
+            super().close_request(request)
 
     LiveServerThread.server_class = SerialWSGIServer
 

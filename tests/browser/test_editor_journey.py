@@ -23,8 +23,12 @@ PASSWORD = "a-long-test-password"  # noqa: S105
 
 
 @pytest.fixture
-def world(live_site):
+def world(live_site, settings):
     from penelope import demo
+
+    # Wagtail's autosave can create the page while "Save draft" posts the same form to the
+    # "add" address (a duplicate issue number): this test is about what comes after.
+    settings.WAGTAIL_AUTOSAVE_INTERVAL = 0
 
     content = demo.seed_all()
     user = User.objects.create_user("sam", "sam@example.org", PASSWORD, first_name="Sam")
@@ -100,10 +104,8 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
         "Interview with Massimiliano Rumignani",
     )
     page.get_by_role("button", name="Save draft").click()
-    # Wagtail's autosave may have created the page already: then the draft is "updated".
-    expect(
-        page.get_by_text(re.compile(r"Page 'Issue 4' has been (created|updated)\."))
-    ).to_be_visible()
+    page.wait_for_url(re.compile(r"/admin/pages/\d+/edit/"))
+    expect(page.get_by_text("Page 'Issue 4' created.")).to_be_visible()
     issue = NewsletterPage.objects.get(issue_number=4)
     assert not issue.live
 
