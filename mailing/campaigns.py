@@ -1,4 +1,5 @@
-"""Campaign actions: who gets it, create, schedule, start, pause, resume, cancel, finish, dispatch.
+"""Campaign actions: what goes out, who gets it, draft, schedule (the confirmation), start,
+pause, resume, cancel, finish, dispatch.
 
 Every status change goes through ``Campaign.transition``; ``ACTIONS`` is the table of
 what an editor may do to a running campaign, from which the admin draws its buttons.
@@ -9,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from mailing import queue
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
@@ -27,43 +30,93 @@ logger = logging.getLogger(__name__)
 Status = Campaign.Status
 
 
+# --- what goes out -----------------------------------------------------------------------
+
+
+class NotPublished(Exception):
+    """The issue has no published revision: nothing of it may reach a list."""
+
+    def __init__(self, page):
+        super().__init__(
+            _("“%(title)s” is not published: publish it before sending it to lists.")
+            % {"title": page.title}
+        )
+
+
+def published(page):
+    """(revision, issue) of what a campaign sends: the published revision and the issue as
+    it holds; a live page saved without revisions (made in code) is its own published
+    version. Raises NotPublished for a page that is not live."""
+    if not page.live:
+        raise NotPublished(page)
+    revision = page.live_revision
+    return revision, (revision.as_object() if revision else page)
+
+
 # --- who gets it -------------------------------------------------------------------------
 
 
-def recipients(lists):
+def received(page_id: int):
+    """Subscribers (ids) whom a campaign of this issue already reached."""
+    return Delivery.objects.filter(
+        campaign__page_id=page_id, status=Delivery.Status.SENT, subscriber__isnull=False
+    ).values("subscriber_id")
+
+
+def recipients(lists, *, exclude_received_of: int | None = None):
     """(subscriber_id, list_id) of confirmed, active, unsuppressed subscribers, one per address.
 
     Addresses are unique per subscriber (case-insensitively), so grouping by subscriber
     deduplicates across lists; the lowest list id is the one the recipient is mailed through.
+    ``exclude_received_of``: an issue's page id; leaves out whom it already reached.
     """
-    return (
-        Subscription.objects.filter(
-            mailing_list__in=lists,
-            status=Subscription.Status.CONFIRMED,
-            subscriber__status=Subscriber.Status.ACTIVE,
-            subscriber__in=Subscriber.objects.not_suppressed(),
-        )
-        .values("subscriber_id")
-        .annotate(list_id=Min("mailing_list_id"))
-        .order_by()
+    subscriptions = Subscription.objects.filter(
+        mailing_list__in=lists,
+        status=Subscription.Status.CONFIRMED,
+        subscriber__status=Subscriber.Status.ACTIVE,
+        subscriber__in=Subscriber.objects.not_suppressed(),
     )
+    if exclude_received_of is not None:
+        reached = received(exclude_received_of).filter(subscriber_id=OuterRef("subscriber_id"))
+        subscriptions = subscriptions.filter(~Exists(reached))
+    return subscriptions.values("subscriber_id").annotate(list_id=Min("mailing_list_id")).order_by()
 
 
-def count_recipients(lists) -> int:
-    return recipients(lists).count()
+def count_recipients(lists, *, exclude_received_of: int | None = None) -> int:
+    return recipients(lists, exclude_received_of=exclude_received_of).count()
+
+
+def earlier_sends(page, lists=None) -> list[Campaign]:
+    """Campaigns of this issue that reached someone (through one of ``lists`` when given),
+    newest first, each with ``sent`` (messages sent)."""
+    campaigns = (
+        Campaign.objects.filter(page=page)
+        .annotate(sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)))
+        .filter(sent__gt=0)
+        .prefetch_related("lists")
+        .order_by("-started_at", "-pk")
+    )
+    if lists is not None:
+        through = Campaign.lists.through.objects.filter(mailinglist__in=lists)
+        campaigns = campaigns.filter(pk__in=through.values("campaign_id"))
+    return list(campaigns)
 
 
 # --- lifecycle ---------------------------------------------------------------------------
 
+# Unconfirmed drafts older than this are deleted by the dispatcher.
+DRAFT_MAX_AGE = timedelta(days=1)
+
 
 def create(page, lists, *, send_at=None, user=None, rate_limit=None) -> Campaign:
-    """A DRAFT campaign (to go now by default); nothing sends it until ``schedule``."""
+    """A DRAFT campaign (``send_at`` None: as soon as it is confirmed); nothing sends it
+    until ``schedule``."""
     lists = list(lists)
     from_name, from_email, reply_to = sender_address(lists[0] if lists else None)
     campaign = Campaign.objects.create(
         page=page,
         status=Status.DRAFT,
-        send_at=send_at or timezone.now(),
+        send_at=send_at,
         from_name=from_name,
         from_email=from_email,
         reply_to=reply_to,
@@ -74,24 +127,60 @@ def create(page, lists, *, send_at=None, user=None, rate_limit=None) -> Campaign
     return campaign
 
 
-def schedule(campaign: Campaign) -> bool:
-    """The editor's confirmation: DRAFT → SCHEDULED; the dispatcher starts it when due."""
-    if not campaign.transition(Status.SCHEDULED):
+def draft(page, lists, *, send_at=None, user=None) -> Campaign:
+    """The editor's draft for this issue, refilled (one per editor and issue), else a new one."""
+    lists = list(lists)
+    existing = Campaign.objects.filter(page=page, status=Status.DRAFT, created_by=user).first()
+    if existing is None or user is None:
+        return create(page, lists, send_at=send_at, user=user)
+    from_name, from_email, reply_to = sender_address(lists[0] if lists else None)
+    Campaign.objects.filter(pk=existing.pk).update(
+        send_at=send_at,
+        from_name=from_name,
+        from_email=from_email,
+        reply_to=reply_to,
+        created_at=timezone.now(),
+    )
+    existing.refresh_from_db()
+    existing.lists.set(lists)
+    return existing
+
+
+def discard_stale_drafts() -> int:
+    """Drafts nobody confirmed within ``DRAFT_MAX_AGE``: they never sent anything."""
+    stale = Campaign.objects.filter(
+        status=Status.DRAFT, created_at__lt=timezone.now() - DRAFT_MAX_AGE
+    )
+    return stale.delete()[0]
+
+
+def schedule(campaign: Campaign, *, exclude_received: bool | None = None) -> bool:
+    """The editor's confirmation: DRAFT → SCHEDULED (``send_at`` now when it had none);
+    the dispatcher starts it when due. Raises NotPublished for an issue that is not live."""
+    if not NewsletterPage.objects.filter(pk=campaign.page_id, live=True).exists():
+        raise NotPublished(campaign.page)
+    fields = {"send_at": campaign.send_at or timezone.now()}
+    if exclude_received is not None:
+        fields["exclude_received"] = exclude_received
+    if not campaign.transition(Status.SCHEDULED, expect=[Status.DRAFT], **fields):
         return False
     queue.enqueue_dispatch()
     return True
 
 
-def pinned_revision(page):
-    """What goes out: the published revision, or the latest one for a never-published page."""
-    return page.live_revision or page.latest_revision
-
-
 def start(campaign_id: int) -> bool:
-    """Scheduled → sending: pin the revision, render once, materialise the ledger."""
+    """Scheduled → sending: pin the published revision, render once, materialise the ledger.
+
+    An issue unpublished since it was scheduled fails the campaign with the reason:
+    nothing but a published revision ever reaches a list.
+    """
     with transaction.atomic():
         campaign = Campaign.objects.select_related("page").get(pk=campaign_id)
-        revision = pinned_revision(campaign.page)
+        try:
+            revision, issue = published(campaign.page)
+        except NotPublished as exc:
+            campaign.transition(Status.FAILED, expect=[Status.SCHEDULED], error=str(exc))
+            return False
         if not campaign.transition(
             Status.SENDING,
             expect=[Status.SCHEDULED],
@@ -99,13 +188,16 @@ def start(campaign_id: int) -> bool:
             revision=revision,
         ):
             return False
-        page = revision.as_object() if revision else campaign.page
-        rendered = render_email(page)
+        rendered = render_email(issue)
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
         campaign.html = rendered.html
         campaign.text = rendered.text
-        campaign.recipients_count = ledger.materialise(campaign, recipients(campaign.lists.all()))
+        who = recipients(
+            campaign.lists.all(),
+            exclude_received_of=campaign.page_id if campaign.exclude_received else None,
+        )
+        campaign.recipients_count = ledger.materialise(campaign, who)
         campaign.save(update_fields=["subject", "preheader", "html", "text", "recipients_count"])
     logger.info("campaign %s started: %s recipients", campaign.pk, campaign.recipients_count)
     return True
@@ -135,7 +227,12 @@ ACTIONS = {
     "resume": Action(
         Status.SENDING, frozenset({Status.PAUSED}), then=lambda c: queue.enqueue_senders(c.pk)
     ),
-    "cancel": Action(Status.CANCELLED, stamp="finished_at"),
+    # A draft is not cancelled but discarded (deleted) from its confirmation screen.
+    "cancel": Action(
+        Status.CANCELLED,
+        frozenset({Status.SCHEDULED, Status.SENDING, Status.PAUSED}),
+        stamp="finished_at",
+    ),
 }
 
 
@@ -181,6 +278,18 @@ def finish_if_done(campaign: Campaign) -> bool:
     return True
 
 
+def settle_stopped(campaign_id: int) -> None:
+    """A sender stopped on a cancel: the finish time covers the messages it had in flight,
+    so no message is ever dated after "Finished"."""
+    last = Delivery.objects.filter(campaign_id=campaign_id, status=Delivery.Status.SENT).aggregate(
+        last=Max("sent_at")
+    )["last"]
+    if last is not None:
+        Campaign.objects.filter(
+            pk=campaign_id, status=Status.CANCELLED, finished_at__lt=last
+        ).update(finished_at=last)
+
+
 def _mark_issue_sent(campaign: Campaign):
     # The first finished campaign of an issue dates it; the next-issue draft starts there.
     NewsletterPage.objects.filter(pk=campaign.page_id, sent_at__isnull=True).update(
@@ -205,6 +314,7 @@ def dispatch(force: bool = False):
     ``force``: enqueue senders even for campaigns with live leases (the tasks in flight
     may have died with a previous cluster).
     """
+    discard_stale_drafts()
     started_now = set()
     for campaign_id in due_ids():
         try:

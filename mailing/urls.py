@@ -31,4 +31,6 @@ urlpatterns = [
     ),
     path("subscriptions/preferences/<str:token>/erase/", views.erase_page, name="erase"),
     path("newsletters/<slug:key>/", views.web_version, name="web_version"),
+    path("newsletters/test/<str:token>/", views.test_copy, name="test_copy"),
+    path("subscriptions/test/<slug:what>/", views.test_link, name="test_link"),
 ]

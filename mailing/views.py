@@ -12,18 +12,29 @@ from functools import wraps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation, ValidationError
-from django.http import Http404, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+    UnreadablePostError,
+)
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render as django_render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
+from wagtail.models import Revision
 
 from mailing import signup, subscriptions, tokens
 from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
 from mailing.models import Campaign, MailingList, Subscriber, Subscription
-from mailing.sending.message import web_copy
+from mailing.sending.message import personal_values, web_copy
+from mailing.sending.proof import read_test_copy_token, test_link_url
+from newsletters.rendering import personalise, render_email
 
 ACCEPTED = {
     "status": "accepted",
@@ -531,25 +542,78 @@ def erase_api(request, subscriber, mailing_list):
     return JsonResponse({"status": "erased"})
 
 
-# --- "view in browser" -------------------------------------------------------------------
-
-WEB_COPY_SHOWN = [Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.SENT]
+# --- "view in browser" and the links of test sends ---------------------------------------
 
 
 @require_GET
 @cache_control(public=True, max_age=300)
 def web_version(request, key: str):
-    """The issue as it was sent, without personal data.
+    """The issue as it was sent to public lists, without personal data.
 
-    ``key``: a campaign id, or an issue's slug (its most recent campaign).
+    ``key``: the campaign's random key (what emails link to). Older emails' campaign ids
+    and issue slugs (the issue's latest public campaign) redirect to that address;
+    neither ever finds a campaign of an internal list.
     """
-    campaigns = Campaign.objects.filter(status__in=WEB_COPY_SHOWN).exclude(html="")
-    if key.isdigit():
-        campaign = campaigns.filter(pk=int(key)).first()
+    public = Campaign.objects.with_web_copy()
+    campaign = Campaign.objects.filter(key=key).first()
+    if campaign is not None:
+        if not public.filter(pk=campaign.pk).exists():
+            return _message(
+                request,
+                _("This issue has no web copy"),
+                _("It went to a private list only: please read it in your inbox."),
+                status=404,
+            )
+        response = HttpResponse(web_copy(campaign), content_type="text/html; charset=utf-8")
+        response["X-Robots-Tag"] = "noindex"
+        return response
+    if key.isdigit() and len(key) < 12:
+        campaign = public.filter(pk=int(key)).first()
     else:
-        campaign = campaigns.filter(page__slug=key).order_by("-started_at").first()
+        campaign = public.filter(page__slug=key).order_by("-started_at", "-pk").first()
     if campaign is None:
         raise Http404("No such newsletter")
-    response = HttpResponse(web_copy(campaign), content_type="text/html; charset=utf-8")
+    return HttpResponsePermanentRedirect(reverse("mailing:web_version", args=[campaign.key]))
+
+
+TEST_LINKS = {
+    "unsubscribe": _lazy(
+        "In a real issue this link unsubscribes the reader from the list. This was a test, "
+        "so nothing has changed."
+    ),
+    "preferences": _lazy(
+        "In a real issue this link opens the reader's preference centre. This was a test, "
+        "so there are no preferences to show."
+    ),
+}
+
+
+@csrf_exempt  # the RFC 8058 one-click POST of a test's List-Unsubscribe: changes nothing
+@never_cache
+@require_http_methods(["GET", "POST"])
+def test_link(request, what: str):
+    """Where the unsubscribe and preferences links of a test send lead."""
+    if what not in TEST_LINKS:
+        raise Http404("No such link")
+    return _message(request, _("This was a test"), TEST_LINKS[what])
+
+
+@require_GET
+@never_cache
+def test_copy(request, token: str):
+    """A test send's "view in browser" copy: the revision it showed, by a signed address."""
+    revision = Revision.page_revisions.filter(pk=read_test_copy_token(token)).first()
+    if revision is None:
+        return _bad_link_page(request)
+    issue = revision.as_object()
+    values = personal_values(
+        name="",
+        email="",
+        unsubscribe_url=test_link_url("unsubscribe"),
+        preferences_url=test_link_url("preferences"),
+        web_url=request.build_absolute_uri(),
+    )
+    html = personalise(render_email(issue).html, values, html=True)
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -3,10 +3,12 @@
 Every block renders twice from one context: MJML (``Meta.template``) and plain text
 (the same template name ending in ``.txt``). Blocks that reference pages re-read those
 pages when the issue is rendered, so fixing a typo on an interview fixes the next issue.
-Pages that are not live are left out and reported (see ``newsletters.rendering``).
+Pages an email may not show (unpublished, private or expired: ``shown``) are left out
+and reported; ``newsletters.checks`` lists the reports.
 """
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -15,6 +17,7 @@ from wagtail import blocks
 from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.documents.blocks import DocumentChooserBlock
 from wagtail.images.blocks import ImageChooserBlock
+from wagtail.models import Page
 
 from cms.links import frontend_url, site_url
 
@@ -34,30 +37,77 @@ def report(context, message) -> None:
         problems.append(str(message))
 
 
+def shown(queryset, now=None):
+    """The pages of ``queryset`` an email may show or link to: live, outside any view
+    restriction, and not past their ``expire_at`` (which takes effect here even before
+    Wagtail's scheduled unpublishing has run)."""
+    now = now or timezone.now()
+    return (
+        queryset.live()
+        .public()
+        .filter(models.Q(expire_at__isnull=True) | models.Q(expire_at__gt=now))
+    )
+
+
+def hidden_reason(page, now=None) -> str:
+    """Why an email may not show ``page`` (re-read now): "unpublished" (or deleted),
+    "expired", "private", or "" when it may."""
+    now = now or timezone.now()
+    page = Page.objects.filter(pk=page.pk).only("live", "expire_at", "path", "depth").first()
+    if page is None or not page.live:
+        return "unpublished"
+    if page.expire_at is not None and page.expire_at <= now:
+        return "expired"
+    if page.get_view_restrictions().exists():
+        return "private"
+    return ""
+
+
+# What the checks panel says about a page left out, and about a link left out, by reason.
+LEFT_OUT = {
+    "unpublished": _("“%(title)s” is not published, so the email leaves it out."),
+    "private": _("“%(title)s” is private (view-restricted), so the email leaves it out."),
+    "expired": _("“%(title)s” has expired, so the email leaves it out."),
+}
+LINK_LEFT_OUT = {
+    "unpublished": _(
+        "The email links to “%(title)s”, which is not published; the link is left out."
+    ),
+    "private": _(
+        "The email links to “%(title)s”, which is private (view-restricted); the link is left out."
+    ),
+    "expired": _("The email links to “%(title)s”, which has expired; the link is left out."),
+}
+
+
+def _now(context):
+    return (context or {}).get("now") or timezone.now()
+
+
 def live_pages(queryset, pages, context=None):
-    """The live versions of ``pages`` (re-read now), in the editor's order."""
+    """The ``pages`` an email may show (see ``shown``), re-read now, in the editor's order;
+    each one left out is reported."""
+    now = _now(context)
     wanted = [page.pk for page in pages if page is not None]
-    found = {page.pk: page for page in queryset.live().filter(pk__in=wanted)}
+    found = {page.pk: page for page in shown(queryset, now).filter(pk__in=wanted)}
     for page in pages:
         if page is not None and page.pk not in found:
-            report(
-                context,
-                _("“%(title)s” is not published, so the email leaves it out.")
-                % {"title": page.title},
-            )
+            reason = hidden_reason(page, now) or "unpublished"
+            report(context, LEFT_OUT[reason] % {"title": page.title})
     return [found[pk] for pk in wanted if pk in found]
 
 
 def page_link(page, context=None) -> str:
-    """Where a chosen page lives on the external site; reports a link to an unpublished page."""
+    """Where a chosen page lives on the external site, or "" (reported) when the email may
+    not link to it (read from the database now: a block's page may be a stale copy)."""
     if page is None:
         return ""
-    if not page.live:
-        report(
-            context,
-            _("The email links to “%(title)s”, which is not published.") % {"title": page.title},
-        )
-    return frontend_url(page)
+    now = _now(context)
+    if shown(Page.objects.filter(pk=page.pk), now).exists():
+        return frontend_url(page)
+    reason = hidden_reason(page, now) or "unpublished"
+    report(context, LINK_LEFT_OUT[reason] % {"title": page.title})
+    return ""
 
 
 def image_alt(image, alt, context=None) -> str:
@@ -361,12 +411,12 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
     def email_context(self, value, context):
         from cms.models import EventPage
 
-        now = (context or {}).get("now") or timezone.now()
+        now = _now(context)
         queryset = EventPage.objects.select_related("organiser")
         if value.get("source") == self.CHOSEN:
             events = live_pages(queryset, list(value.get("events") or []), context)
         else:
-            events = list(queryset.live().upcoming(now)[: value.get("count") or 3])
+            events = list(shown(queryset, now).upcoming(now)[: value.get("count") or 3])
         return {"events": [self.describe(event, now) for event in events]}
 
     @staticmethod

@@ -4,18 +4,19 @@ import re
 from html import unescape
 
 from bs4 import BeautifulSoup
-from django.utils.translation import gettext as _
 from wagtail.models import Page
 from wagtail.rich_text import expand_db_html
 
 from cms.links import frontend_url, site_url
+from newsletters.blocks import LINK_LEFT_OUT, hidden_reason, shown
 
 _BLOCK_TAGS = {"p", "h2", "h3", "h4", "li", "blockquote"}
 LINK_STYLE = "color:#6b2c91;text-decoration:underline;"
 
 
 def _page_links(source: str, problems: list | None) -> str:
-    """Internal page links point at the external site; links to drafts are reported."""
+    """Internal page links point at the external site; links to pages an email may not
+    show (``blocks.shown``) lose their address and are reported."""
     if 'linktype="page"' not in source:
         return source
     soup = BeautifulSoup(source, "html.parser")
@@ -25,13 +26,13 @@ def _page_links(source: str, problems: list | None) -> str:
         if str(a.get("id", "")).isdigit()
     }
     pages = {page.pk: page for page in Page.objects.filter(pk__in=ids).specific()}
+    allowed = set(shown(Page.objects.filter(pk__in=ids)).values_list("pk", flat=True))
     for a in soup.find_all("a", attrs={"linktype": "page"}):
         page = pages.get(int(a["id"])) if str(a.get("id", "")).isdigit() else None
-        href = frontend_url(page) if page else ""
-        if page is not None and not page.live and problems is not None:
-            message = _("The email links to “%(title)s”, which is not published.") % {
-                "title": page.title
-            }
+        href = frontend_url(page) if page is not None and page.pk in allowed else ""
+        if page is not None and not href and problems is not None:
+            reason = hidden_reason(page) or "unpublished"
+            message = str(LINK_LEFT_OUT[reason] % {"title": page.title})
             if message not in problems:
                 problems.append(message)
         a.attrs = {"href": href} if href else {}

@@ -23,10 +23,12 @@ from wagtail.admin.widgets import Button
 
 from mailing import campaigns
 from mailing.admin.forms import SendForm
-from mailing.admin.reports import chart, local
+from mailing.admin.reports import local, snapshot
 from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList
 from mailing.sending import message, proof
+from newsletters.checks import check_issue
 from newsletters.models import NewsletterPage
+from newsletters.rendering import render_email
 
 SEND_PERMISSION = "mailing.send_campaign"
 PER_PAGE = 25
@@ -65,37 +67,80 @@ def campaigns_crumb() -> dict:
     return {"url": reverse("mailing_campaigns"), "label": _("Campaigns")}
 
 
+def publication(page) -> str:
+    """ "published", "changes" (published, with newer saved changes) or "unpublished"."""
+    if not page.live:
+        return "unpublished"
+    return "changes" if page.has_unpublished_changes else "published"
+
+
+def may_publish(page, user) -> bool:
+    """Whether "publish and send" may be offered: the right to publish, no moderation."""
+    return page.permissions_for_user(user).can_publish() and not page.workflow_in_progress
+
+
+def when_label(moment) -> str:
+    """A send time as the editor reads it, with the time zone."""
+    return _("%(when)s (%(zone)s)") % {
+        "when": date_format(local(moment), "j F Y, H:i"),
+        "zone": timezone.get_current_timezone_name(),
+    }
+
+
 def send_view(request, page_id):
     page = get_object_or_404(NewsletterPage, pk=page_id).specific
     if not can_test(request.user, page):
         raise PermissionDenied
     allowed = can_send(request.user)
-    form = SendForm(request.POST or None)
+    action = "test" if "test" in request.POST else "send" if "send" in request.POST else ""
+    draft = page.campaigns.filter(status=Status.DRAFT, created_by=request.user).first()
+    initial = {"test_to": request.user.email}
+    if draft is not None:
+        initial.update(lists=list(draft.lists.all()), send_at=draft.send_at)
+    form = SendForm(
+        request.POST or None, action=action, test_limit=proof.test_limit(), initial=initial
+    )
+    state = publication(page)
     if request.method == "POST" and form.is_valid():
-        if "test" in request.POST:
-            addresses = form.cleaned_data["test_to"]
-            if not addresses:
-                form.add_error("test_to", _("Give at least one address for the test."))
+        if action == "test":
+            try:
+                result = proof.send_test(page, form.cleaned_data["test_to"])
+            except proof.TestSendError as exc:
+                form.add_error("test_to", str(exc))
             else:
-                sent = proof.send_test(page, addresses)
-                messages.success(request, _("Test sent to %(n)s address(es).") % {"n": sent})
+                text = (
+                    _("Test of the latest draft sent to %(to)s.")
+                    if result.draft
+                    else _("Test sent to %(to)s.")
+                )
+                messages.success(request, text % {"to": ", ".join(form.cleaned_data["test_to"])})
                 return redirect("mailing_campaign_send", page.pk)
-        else:
+        elif action == "send":
             if not allowed:
                 raise PermissionDenied
-            lists = form.cleaned_data["lists"]
-            if not lists:
-                form.add_error("lists", _("Choose at least one list."))
+            publish = state == "changes" and form.cleaned_data["version"] == SendForm.PUBLISH
+            if state == "unpublished":
+                form.add_error(None, str(campaigns.NotPublished(page)))
+            elif publish and not may_publish(page, request.user):
+                form.add_error(
+                    "version",
+                    _(
+                        "You may not publish this issue: send the published version, or ask "
+                        "someone who may publish it."
+                    ),
+                )
             else:
-                # Created and confirmed in one step until a confirmation screen comes.
-                with transaction.atomic():
-                    campaign = campaigns.create(
-                        page, lists, send_at=form.cleaned_data["send_at"], user=request.user
-                    )
-                    campaigns.schedule(campaign)
-                messages.success(request, _("Campaign scheduled."))
-                return redirect("mailing_campaign", campaign.pk)
-    recent = list(page.campaigns.order_by("-created_at")[:10])
+                campaign = campaigns.draft(
+                    page,
+                    form.cleaned_data["lists"],
+                    send_at=form.cleaned_data["send_at"],
+                    user=request.user,
+                )
+                url = reverse("mailing_campaign_confirm", args=[campaign.pk])
+                if publish:
+                    url += f"?publish={page.latest_revision_id}"
+                return redirect(url)
+    recent = list(page.campaigns.exclude(status=Status.DRAFT).order_by("-created_at")[:10])
     for campaign in recent:
         campaign.status_class = STATUS_CLASSES.get(campaign.status, "")
     title = _("Send or schedule “%(title)s”") % {"title": page.title}
@@ -106,8 +151,12 @@ def send_view(request, page_id):
             "page": page,
             "form": form,
             "can_send": allowed,
+            "publication": state,
+            "can_publish": may_publish(page, request.user),
+            "earlier": campaigns.earlier_sends(page),
+            "draft": draft,
             "campaigns": recent,
-            "count_url": reverse("mailing_campaign_count"),
+            "count_url": reverse("mailing_campaign_count") + f"?page={page.pk}",
             "time_zone": form.time_zone,
             "header_title": title,
             "header_icon": "mail",
@@ -121,39 +170,149 @@ def send_view(request, page_id):
     )
 
 
+def _to_publish(request, page):
+    """The revision "publish and send" names (``?publish=``), while it is still the latest
+    one and the editor may publish it; else None."""
+    wanted = request.GET.get("publish", "")
+    if not (wanted.isdigit() and page.live and page.has_unpublished_changes):
+        return None
+    if int(wanted) != page.latest_revision_id or not may_publish(page, request.user):
+        return None
+    return page.latest_revision
+
+
+def confirm_view(request, campaign_id):
+    """The last screen before a list: what goes, to whom, when, and what is still open."""
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("page").prefetch_related("lists"), pk=campaign_id
+    )
+    if not can_send(request.user):
+        raise PermissionDenied
+    page = campaign.page.specific
+    send_url = reverse("mailing_campaign_send", args=[page.pk])
+    if campaign.status != Status.DRAFT:
+        messages.info(request, _("This campaign was confirmed already."))
+        return redirect("mailing_campaign", campaign.pk)
+    if request.method == "POST" and "discard" in request.POST:
+        campaign.delete()
+        messages.info(request, _("Nothing was sent: the campaign is discarded."))
+        return redirect(send_url)
+    to_publish = _to_publish(request, page)
+    try:
+        revision, issue = (
+            (to_publish, to_publish.as_object()) if to_publish else campaigns.published(page)
+        )
+    except campaigns.NotPublished as exc:
+        messages.error(request, str(exc))
+        return redirect(send_url)
+    rendered = render_email(issue)
+    checks = check_issue(issue, rendered)
+    lists = list(campaign.lists.all())
+    earlier = campaigns.earlier_sends(page, lists)
+    shown_revision = str(revision.pk if revision else "")
+    if request.method == "POST" and "confirm" in request.POST:
+        if request.POST.get("revision", "") != shown_revision:
+            messages.warning(
+                request, _("The issue changed since this screen was shown: check it again.")
+            )
+        elif any(check.blocks_sending for check in checks):
+            messages.error(request, _("Fix the errors below before sending."))
+        else:
+            exclude = bool(earlier) and request.POST.get("recipients") != "all"
+            try:
+                with transaction.atomic():
+                    if to_publish is not None:
+                        to_publish.publish(user=request.user)
+                    campaigns.schedule(campaign, exclude_received=exclude)
+            except campaigns.NotPublished as exc:
+                messages.error(request, str(exc))
+                return redirect(send_url)
+            if campaign.send_at > timezone.now():
+                messages.success(
+                    request, _("Scheduled for %(when)s.") % {"when": when_label(campaign.send_at)}
+                )
+            else:
+                messages.success(request, _("Sending started."))
+            return redirect("mailing_campaign", campaign.pk)
+    title = _("Confirm the send of “%(title)s”") % {"title": page.title}
+    return render(
+        request,
+        "mailing/campaigns/confirm.html",
+        {
+            "campaign": campaign,
+            "page": page,
+            "issue": issue,
+            "lists": lists,
+            "revision": shown_revision,
+            "publishing": to_publish is not None,
+            "checks": checks,
+            "blocked": any(check.blocks_sending for check in checks),
+            "recipients": campaigns.count_recipients(lists),
+            "new_recipients": campaigns.count_recipients(lists, exclude_received_of=page.pk)
+            if earlier
+            else None,
+            "earlier": earlier,
+            "when": when_label(campaign.send_at) if campaign.send_at else "",
+            "send_url": send_url,
+            "header_title": title,
+            "header_icon": "mail",
+            "breadcrumbs_items": [
+                home_crumb(),
+                campaigns_crumb(),
+                {"url": reverse("wagtailadmin_pages:edit", args=[page.pk]), "label": page.title},
+                {"url": send_url, "label": _("Send or schedule")},
+                {"url": "", "label": _("Confirm")},
+            ],
+        },
+    )
+
+
 def count_view(request):
-    """Recipients of the chosen lists after deduplication and suppressions."""
+    """Recipients of the chosen lists after deduplication and suppressions; with ``page``,
+    also how many of them an earlier campaign of that issue reached."""
     if not request.user.has_perm("wagtailadmin.access_admin"):
         raise PermissionDenied
-    ids = [int(i) for i in request.GET.getlist("lists") if i.isdigit()]
+    ids = [int(i) for i in request.GET.getlist("lists") if i.isdigit() and len(i) < 12]
     lists = MailingList.objects.filter(pk__in=ids)
-    return JsonResponse({"recipients": campaigns.count_recipients(lists) if ids else 0})
+    everyone = campaigns.count_recipients(lists) if ids else 0
+    data = {"recipients": everyone}
+    page = request.GET.get("page", "")
+    if page.isdigit() and len(page) < 12:
+        new = campaigns.count_recipients(lists, exclude_received_of=int(page)) if ids else 0
+        data["received"] = everyone - new
+    return JsonResponse(data)
 
 
 def progress(campaign: Campaign) -> dict:
-    counts = campaign.counts()
+    """The campaign's state for the page and its poll, from one ``snapshot`` (with its
+    ``chart`` and ``events`` for the page to show)."""
+    taken = snapshot(campaign)
+    counts = taken["counts"]
     done = counts["sent"] + counts["failed"]
     total = counts["recipients"]
     if total:
-        percent = int(100 * done / total)
+        percent = min(100, int(100 * done / total))
     else:
         percent = 100 if campaign.status == Campaign.Status.SENT else 0
 
     def shown(moment):
         return date_format(local(moment), "j M Y, H:i:s") if moment else "—"
 
-    return {
+    data = {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
         "status_class": STATUS_CLASSES.get(campaign.status, ""),
         "actions": campaigns.available_actions(campaign),
         **counts,
+        **{f"event_{kind}": n for kind, n in taken["events"].items()},
         "percent": percent,
         "started_at": campaign.started_at.isoformat() if campaign.started_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
         "started_label": shown(campaign.started_at),
         "finished_label": shown(campaign.finished_at),
     }
+    data["chart"], data["events"] = taken["chart"], taken["events"]
+    return data
 
 
 def campaign_view(request, campaign_id):
@@ -165,18 +324,19 @@ def campaign_view(request, campaign_id):
         raise PermissionDenied
     title = campaign_title(campaign)
     allowed = can_send(request.user)
+    state = progress(campaign)
     return render(
         request,
         "mailing/campaigns/detail.html",
         {
             "campaign": campaign,
-            "progress": progress(campaign),
+            "progress": state,
             "progress_url": reverse("mailing_campaign_progress", args=[campaign.pk]),
             "events": [
-                (DeliveryEvent.Kind(kind).label, count)
-                for kind, count in campaign.event_counts().items()
+                (kind, DeliveryEvent.Kind(kind).label, count)
+                for kind, count in state["events"].items()
             ],
-            "chart": chart(campaign),
+            "chart": state["chart"],
             "estimated_recipients": (
                 campaigns.count_recipients(campaign.lists.all())
                 if campaign.status in (Status.DRAFT, Status.SCHEDULED)
@@ -187,7 +347,9 @@ def campaign_view(request, campaign_id):
             "actions": campaigns.available_actions(campaign) if allowed else [],
             "status_class": STATUS_CLASSES.get(campaign.status, ""),
             "time_zone": timezone.get_current_timezone_name(),
+            "has_web_copy": campaign.has_web_copy(),
             "web_url": message.web_url(campaign),
+            "confirm_url": reverse("mailing_campaign_confirm", args=[campaign.pk]),
             "issue_url": reverse("wagtailadmin_pages:edit", args=[campaign.page_id]),
             "header_title": title,
             "header_icon": "mail",
@@ -201,19 +363,28 @@ def campaign_view(request, campaign_id):
 
 
 def progress_view(request, campaign_id):
+    """The campaign page's poll: counters, report and chart from one snapshot."""
     campaign = get_object_or_404(Campaign.objects.select_related("page"), pk=campaign_id)
     if not can_test(request.user, campaign.page):
         raise PermissionDenied
     data = progress(campaign)
     if not can_send(request.user):
         data["actions"] = []
-    if request.GET.get("chart"):
-        data["chart_html"] = render_to_string(
-            "mailing/campaigns/_chart.html",
-            {"chart": chart(campaign), "time_zone": timezone.get_current_timezone_name()},
-            request=request,
-        )
+    data["chart_html"] = render_to_string(
+        "mailing/campaigns/_chart.html",
+        {"chart": data.pop("chart"), "time_zone": timezone.get_current_timezone_name()},
+        request=request,
+    )
+    del data["events"]
     return JsonResponse(data)
+
+
+# What the editor is told once an action happened.
+ACTION_DONE = {
+    "pause": gettext_lazy("Sending paused: nothing more goes out until you resume."),
+    "resume": gettext_lazy("Sending resumed."),
+    "cancel": gettext_lazy("Campaign cancelled: nobody else will receive it."),
+}
 
 
 @require_POST
@@ -223,13 +394,14 @@ def action_view(request, campaign_id, action):
         raise PermissionDenied
     if action not in campaigns.ACTIONS:
         raise Http404
-    done = campaigns.perform(campaign, action)
-    if done:
-        messages.success(
-            request, _("Campaign: %(status)s.") % {"status": campaign.get_status_display()}
-        )
+    if campaigns.perform(campaign, action):
+        messages.success(request, ACTION_DONE[action])
     else:
-        messages.warning(request, _("Not possible in the campaign's current state."))
+        messages.warning(
+            request,
+            _("Not possible now: the campaign is %(status)s.")
+            % {"status": campaign.get_status_display().lower()},
+        )
     return redirect("mailing_campaign", campaign.pk)
 
 
@@ -268,6 +440,7 @@ def urls():
     return [
         path("campaigns/", index_view, name="mailing_campaigns"),
         path("campaigns/send/<int:page_id>/", send_view, name="mailing_campaign_send"),
+        path("campaigns/<int:campaign_id>/confirm/", confirm_view, name="mailing_campaign_confirm"),
         path("campaigns/recipients/", count_view, name="mailing_campaign_count"),
         path("campaigns/<int:campaign_id>/", campaign_view, name="mailing_campaign"),
         path(

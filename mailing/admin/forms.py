@@ -1,6 +1,10 @@
 """Admin-only forms: the campaign's "Send or schedule…" form and the CSV import form."""
 
+import re
+from datetime import timedelta
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +15,14 @@ from mailing.spreadsheets import DELIMITER_CHOICES, ENCODING_CHOICES
 
 
 class SendForm(forms.Form):
+    """ "Send or schedule…": lists, time and version for a send, or addresses for a test.
+
+    ``action`` ("send" or "test", the button pressed) decides which fields count: a
+    half-typed test address never stops a send, nor an unticked list a test.
+    """
+
+    PUBLISHED, PUBLISH = "published", "publish"
+
     lists = forms.ModelMultipleChoiceField(
         queryset=MailingList.objects.all(),
         widget=forms.CheckboxSelectMultiple,
@@ -22,24 +34,70 @@ class SendForm(forms.Form):
         widget=AdminDateTimeInput,
         label=_("Send at"),
     )
+    version = forms.ChoiceField(
+        choices=[
+            (PUBLISHED, _("Send the published version")),
+            (PUBLISH, _("Publish the latest changes, then send")),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+        initial=PUBLISHED,
+        label=_("Which version"),
+    )
     test_to = forms.CharField(
         required=False,
         label=_("Send a test to"),
-        help_text=_("Addresses separated by commas."),
+        widget=forms.TextInput(attrs={"autocomplete": "email"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, action="", test_limit=10, **kwargs):
         super().__init__(*args, **kwargs)
+        self.action = action
+        self.test_limit = test_limit
         self.time_zone = timezone.get_current_timezone_name()
         self.fields["send_at"].help_text = _(
             "Leave empty to send now. Times are in the %(zone)s time zone."
         ) % {"zone": self.time_zone}
+        self.fields["test_to"].help_text = _(
+            "Up to %(n)s addresses, separated by commas. Tests show the latest saved draft."
+        ) % {"n": test_limit}
+
+    def clean_lists(self):
+        lists = self.cleaned_data["lists"]
+        if self.action == "send" and not lists:
+            raise ValidationError(_("Choose at least one list."))
+        return lists
+
+    def clean_send_at(self):
+        moment = self.cleaned_data["send_at"]
+        # A minute's grace: the editor may have picked "now" from the calendar.
+        if self.action == "send" and moment and moment < timezone.now() - timedelta(minutes=1):
+            raise ValidationError(
+                _("This time has passed: leave it empty to send now, or choose a later time.")
+            )
+        return moment
+
+    def clean_version(self):
+        return self.cleaned_data["version"] or self.PUBLISHED
 
     def clean_test_to(self):
-        addresses = [a.strip() for a in self.cleaned_data["test_to"].split(",") if a.strip()]
+        if self.action != "test":
+            return []
+        addresses = [a for a in re.split(r"[,;\s]+", self.cleaned_data["test_to"]) if a]
+        if not addresses:
+            raise ValidationError(_("Give at least one address for the test."))
+        if len(addresses) > self.test_limit:
+            raise ValidationError(
+                _("A test goes to %(n)s addresses at most.") % {"n": self.test_limit}
+            )
         for address in addresses:
-            validate_email(address)
-        return addresses
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise ValidationError(
+                    _("“%(address)s” is not an email address.") % {"address": address[:100]}
+                ) from None
+        return list(dict.fromkeys(addresses))
 
 
 class ImportForm(forms.Form):

@@ -1,9 +1,11 @@
-"""The campaign report's chart: sends and events in time buckets, as SVG polyline data."""
+"""The campaign report: counters, event counts and the chart (sends and events in time
+buckets, as SVG polyline data), read together so that they always agree."""
 
 import math
+from collections import Counter
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import TruncHour, TruncMinute, TruncSecond
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -25,6 +27,7 @@ SERIES_LABELS = {
     "clicked": gettext_lazy("Clicked"),
     "bounced": gettext_lazy("Bounced"),
 }
+CHART_EVENTS = ("opened", "clicked", "bounced")
 SERIES_COLOURS = {
     "sent": "#007d7e",
     "opened": "#d97706",
@@ -50,49 +53,82 @@ def bucket_label(size: int) -> str:
     return ngettext("per hour", "per %(n)s hours", n) % {"n": n}
 
 
-def _series(campaign: Campaign, trunc) -> dict:
-    series = {
-        "sent": list(
-            campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__isnull=False)
-            .annotate(t=trunc("sent_at"))
-            .values_list("t")
-            .annotate(n=Count("id"))
-            .order_by("t")
-        )
+def first_events(campaign: Campaign):
+    """Each delivery's first event of each kind: counting them counts unique recipients."""
+    earlier = DeliveryEvent.objects.filter(
+        delivery_id=OuterRef("delivery_id"), kind=OuterRef("kind")
+    ).filter(
+        Q(occurred_at__lt=OuterRef("occurred_at"))
+        | Q(occurred_at=OuterRef("occurred_at"), pk__lt=OuterRef("pk"))
+    )
+    return DeliveryEvent.objects.filter(delivery__campaign=campaign).filter(~Exists(earlier))
+
+
+def _bounds(campaign: Campaign) -> list:
+    """The first and last send and event: they size the chart's buckets."""
+    sent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__isnull=False)
+    events = DeliveryEvent.objects.filter(delivery__campaign=campaign, kind__in=CHART_EVENTS)
+    return [
+        moment
+        for qs, name in ((sent, "sent_at"), (events, "occurred_at"))
+        for moment in qs.aggregate(first=Min(name), last=Max(name)).values()
+        if moment is not None
+    ]
+
+
+def snapshot(campaign: Campaign, width=640, height=160) -> dict:
+    """Counters, report and chart from one reading of the ledger and one of the events.
+
+    ``counts`` (recipients, sent, failed, pending), ``events`` (unique recipients per
+    event kind) and ``chart``: the chart's lines are the same rows the counters sum, so
+    "Sent" beside the chart always equals the chart's "Sent".
+    """
+    moments = _bounds(campaign)
+    size = bucket_seconds((max(moments) - min(moments)).total_seconds()) if moments else 1
+    trunc = TruncSecond if size < 60 else TruncMinute if size < 3600 else TruncHour
+    ledger = (
+        campaign.deliveries.annotate(t=trunc("sent_at"))
+        .values_list("status", "t")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_status, sent_rows = Counter(), []
+    for status, t, n in ledger:
+        by_status[status] += n
+        if status == Delivery.Status.SENT and t is not None:
+            sent_rows.append((t, n))
+    events = (
+        first_events(campaign)
+        .annotate(t=trunc("occurred_at"))
+        .values_list("kind", "t")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_kind, event_rows = Counter(), {kind: [] for kind in CHART_EVENTS}
+    for kind, t, n in events:
+        by_kind[kind] += n
+        if kind in event_rows:
+            event_rows[kind].append((t, n))
+    counts = {
+        "recipients": campaign.recipients_count,
+        "sent": by_status[Delivery.Status.SENT],
+        "failed": by_status[Delivery.Status.FAILED],
+        "pending": by_status[Delivery.Status.PENDING] + by_status[Delivery.Status.LEASED],
     }
-    for kind in ("opened", "clicked", "bounced"):
-        series[kind] = list(
-            DeliveryEvent.objects.filter(delivery__campaign=campaign, kind=kind)
-            .annotate(t=trunc("occurred_at"))
-            .values_list("t")
-            .annotate(n=Count("id"))
-            .order_by("t")
-        )
-    return series
+    series = {"sent": sent_rows, **event_rows}
+    return {
+        "counts": counts,
+        "events": {kind: by_kind[kind] for kind in DeliveryEvent.Kind.values},
+        "chart": _chart(series, moments, size, width, height) if moments else {},
+    }
 
 
 def chart(campaign: Campaign, width=640, height=160) -> dict:
-    """Cumulative sends and events, in buckets sized to the campaign's span, as SVG."""
-    sent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__isnull=False)
-    events = DeliveryEvent.objects.filter(
-        delivery__campaign=campaign, kind__in=["opened", "clicked", "bounced"]
-    )
-    moments = [
-        m
-        for qs, field in ((sent, "sent_at"), (events, "occurred_at"))
-        for m in (
-            qs.order_by(field).values_list(field, flat=True).first(),
-            qs.order_by(f"-{field}").values_list(field, flat=True).first(),
-        )
-        if m is not None
-    ]
-    if not moments:
-        return {}
-    span = (max(moments) - min(moments)).total_seconds()
-    size = bucket_seconds(span)
-    trunc = TruncSecond if size < 60 else TruncMinute if size < 3600 else TruncHour
-    series = _series(campaign, trunc)
+    """Cumulative sends and events (unique recipients), in buckets sized to the span, as SVG."""
+    return snapshot(campaign, width, height)["chart"]
 
+
+def _chart(series: dict, moments: list, size: int, width: int, height: int) -> dict:
     epoch = min(moments).replace(microsecond=0)
     start = epoch - timedelta(seconds=epoch.timestamp() % size)
     buckets = int((max(moments) - start).total_seconds() // size) + 1
@@ -103,6 +139,7 @@ def chart(campaign: Campaign, width=640, height=160) -> dict:
             continue
         counts = [0] * buckets
         for t, n in rows:
+            # Rows written after the bounds were read land in the last bucket.
             index = min(buckets - 1, max(0, int((t - start).total_seconds() // size)))
             counts[index] += n
         total, points = 0, [f"0,{height}"]

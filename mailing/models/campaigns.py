@@ -17,14 +17,22 @@ def _new_key():
     return secrets.token_hex(8)
 
 
+class CampaignQuerySet(models.QuerySet):
+    def with_web_copy(self):
+        """Campaigns whose "view in browser" copy is public: under way or sent, to public
+        lists only (an internal list's issue stays in its readers' inboxes)."""
+        shown = [Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.SENT]
+        return self.filter(status__in=shown).exclude(html="").exclude(lists__is_public=False)
+
+
 class Campaign(models.Model):
     """One issue sent to lists at a time, through a status machine (``TRANSITIONS``).
 
     DRAFT: created, not yet confirmed by an editor; no worker ever touches it.
     ``mailing.campaigns.create`` makes a draft and ``schedule`` (the confirmation) moves
     it to SCHEDULED, which the dispatcher starts when ``send_at`` comes (SENDING), and
-    which ends SENT, CANCELLED or FAILED (it could not start). For now the admin and the
-    ``send_newsletter`` command create and confirm in one step.
+    which ends SENT, CANCELLED or FAILED (it could not start). The admin confirms on a
+    screen of its own; the ``send_newsletter`` command confirms by being run.
     """
 
     class Status(models.TextChoices):
@@ -67,6 +75,11 @@ class Campaign(models.Model):
     rate_limit = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Messages per second at most; empty for no limit.")
     )
+    exclude_received = models.BooleanField(
+        _("only those who have not received this issue"),
+        default=False,
+        help_text=_("Leaves out subscribers an earlier campaign of the same issue reached."),
+    )
     # Random per campaign: Message-IDs are <c{id}.{key}.d{delivery}@domain>, unguessable.
     key = models.CharField(max_length=32, default=_new_key, editable=False)
 
@@ -88,6 +101,8 @@ class Campaign(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -122,6 +137,9 @@ class Campaign(models.Model):
     @property
     def is_active(self):
         return self.status in {self.Status.SCHEDULED, self.Status.SENDING, self.Status.PAUSED}
+
+    def has_web_copy(self) -> bool:
+        return Campaign.objects.with_web_copy().filter(pk=self.pk).exists()
 
     def counts(self) -> dict:
         """Recipients and ledger rows by status, with one grouped query."""

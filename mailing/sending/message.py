@@ -81,7 +81,8 @@ def site_domain() -> str:
 
 
 def web_url(campaign: Campaign) -> str:
-    return f"{settings.SITE_URL}/newsletters/{campaign.pk}/"
+    """The campaign's "view in browser" address: its random key, never its sequential id."""
+    return f"{settings.SITE_URL}/newsletters/{campaign.key}/"
 
 
 def message_id(campaign: Campaign, delivery_id: int | str) -> str:

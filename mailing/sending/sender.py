@@ -36,6 +36,11 @@ class Sender:
         self.transport = transport_for(self.campaign)
         self.rate = self.campaign.rate_limit or 0
         self.sent_here = 0
+        # Pause and cancel are read between messages: after this many, or this long.
+        self.check_every = setting("SENDING_STATUS_CHECK_EVERY", 10)
+        self.check_seconds = setting("SENDING_STATUS_CHECK_SECONDS", 0.5)
+        self.unchecked, self.checked_at = 0, time.monotonic()
+        self.stopped = False
 
     def run(self) -> str:
         """'done', 'stopped' (paused/cancelled), 'idle' (only later retries are left) or
@@ -67,10 +72,21 @@ class Sender:
         finally:
             release(self.owner)
             self.transport.close()
+            if self.stopped:
+                campaigns.settle_stopped(self.campaign.pk)
 
     def still_sending(self) -> bool:
+        """One primary-key read of the status; False (and ``stopped``) once paused or ended."""
         status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)
-        return status.first() == Campaign.Status.SENDING
+        self.unchecked, self.checked_at = 0, time.monotonic()
+        self.stopped = status.first() != Campaign.Status.SENDING
+        return not self.stopped
+
+    def check_due(self) -> bool:
+        return (
+            self.unchecked >= self.check_every
+            or time.monotonic() - self.checked_at >= self.check_seconds
+        )
 
     def wait_seconds(self) -> float | None:
         """Seconds until a row may be due again (at most 2), or None when that is far off."""
@@ -89,15 +105,12 @@ class Sender:
         return min(wait + 0.05, 2.0)
 
     def send_chunk(self, chunk: list[Recipient]) -> bool:
-        """Send a leased chunk in the transport's batches; False when the campaign stopped."""
-        last_check = time.monotonic()
+        """Send a leased chunk in the transport's batches; False when the campaign stopped
+        (the rest of the chunk goes back to the queue when ``run`` releases the lease)."""
         start = 0
         while start < len(chunk):
-            now = time.monotonic()
-            if now - last_check > 1.0:
-                last_check = now
-                if not self.still_sending():
-                    return False
+            if self.check_due() and not self.still_sending():
+                return False
             # Read each time: a transport may fall back to smaller batches.
             batch = chunk[start : start + self.transport.batch_size]
             start += len(batch)
@@ -111,7 +124,10 @@ class Sender:
                 continue
             if self.rate:
                 self.pace()
+                if self.check_due() and not self.still_sending():
+                    return False
             self.sent_here += len(ready)
+            self.unchecked += len(ready)
             try:
                 outcomes = self.transport.send(ready)
             except Fatal as exc:

@@ -37,6 +37,37 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def serve_one_request_at_a_time():
+    """Make pytest-django's live server answer requests one after another.
+
+    On SQLite the test database lives in memory and the server's threads share the test's
+    one connection; the Wagtail admin's parallel requests (autosave, preview panel,
+    chooser searches) then trip over each other ("database table is locked"). Django
+    closes each connection of a server that is not threaded, so browsers do not wait
+    on kept-alive sockets.
+    """
+    from django.core.servers.basehttp import WSGIServer
+    from django.db import connections
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # The server's own thread already uses the overriding connections.
+            super().__init__(*args, **kwargs)
+
+        def close_request(self, request):
+            # As Django's threaded server does: no connection outlives its request (an
+            # in-memory SQLite one ignores this), so PostgreSQL can drop the test database.
+            connections.close_all()
+            super().close_request(request)
+
+    LiveServerThread.server_class = SerialWSGIServer
+
+
+def pytest_configure(config):
+    serve_one_request_at_a_time()
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="Debian chromium is not installed")
     for item in items:

@@ -1,10 +1,13 @@
 """The sending pipeline against a real SMTP server on loopback (aiosmtpd), in-process."""
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import connection
+from django.db.models import Max
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
@@ -19,6 +22,7 @@ from mailing.models import (
 )
 from mailing.sending import ledger, proof, sender
 from mailing.sending.transports import esp
+from newsletters.models import NewsletterIndexPage, NewsletterPage
 from tests.smtp import SmtpSink, smtp_settings
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +115,7 @@ def test_campaign_reaches_every_recipient_once_with_the_headers(audience, sink):
         html = message.get_body(("html",)).get_content()
         assert "%%" not in text and "%%" not in html
         assert unsubscribe.strip("<>") in html
-        assert f"https://cms.example.org/newsletters/{campaign.pk}/" in html
+        assert f"https://cms.example.org/newsletters/{campaign.key}/" in html
         assert message.get_body(("html",))["Content-Transfer-Encoding"] in {"7bit", "8bit"}
     assert len(message_ids) == len(EXPECTED)
 
@@ -253,8 +257,9 @@ def test_ledger_queries_are_bounded_per_message(audience, sink):
     with CaptureQueriesContext(connection) as queries:
         sender.run_sender(campaign.pk)
     assert sink.total == 45
-    # One UPDATE per recipient plus a few per chunk and per run.
-    assert len(queries) <= 45 + 20
+    # One UPDATE per recipient, a status read every SENDING_STATUS_CHECK_EVERY (10)
+    # messages, plus a few per chunk and per run.
+    assert len(queries) <= 45 + 45 // 10 + 20
 
 
 def test_other_backends_get_one_message_each_with_anymail_metadata(audience):
@@ -271,7 +276,8 @@ def test_other_backends_get_one_message_each_with_anymail_metadata(audience):
 
 
 def test_test_send_goes_to_the_addresses_only(audience):
-    assert proof.send_test(audience["page"], ["editor@example.org"]) == 1
+    result = proof.send_test(audience["page"], ["editor@example.org"])
+    assert result == proof.TestSend(sent=1, draft=False)
     assert mail.outbox[0].to == ["editor@example.org"]
     assert mail.outbox[0].subject.startswith("[Test] ")
     assert not Campaign.objects.exists()
@@ -384,7 +390,7 @@ def test_a_draft_is_never_touched_by_a_worker(audience, sink):
     assert draft.status == Campaign.Status.DRAFT
     assert not campaigns.start(draft.pk)
     assert not draft.deliveries.exists()
-    assert campaigns.cancel(draft)
+    assert not campaigns.cancel(draft)  # a draft is discarded from its confirmation screen
 
 
 def test_a_line_too_long_for_8bit_goes_through_djangos_encoder(audience, sink):
@@ -419,3 +425,218 @@ def test_an_esp_that_cannot_batch_gets_one_message_per_recipient(audience, monke
     assert {len(m.to) for m in mail.outbox} == {1}
     assert all(m.metadata["campaign"] == str(campaign.pk) for m in mail.outbox)
     assert campaign.counts()["sent"] == len(EXPECTED)
+
+
+# --- only published content, re-sends, cancel mid-chunk -------------------------------------
+
+
+def fresh(page):
+    return NewsletterPage.objects.get(pk=page.pk)
+
+
+def test_lists_get_the_published_revision_never_a_later_draft(audience, sink):
+    page = fresh(audience["page"])
+    published_subject = page.subject
+    page.subject = "Half-written draft subject"
+    page.save_revision()  # saved, not published
+    campaign = send_now(audience)
+    assert campaign.revision_id == fresh(page).live_revision_id
+    sender.run_sender(campaign.pk)
+    assert {message["Subject"] for message in sink.messages} == {published_subject}
+
+
+def test_a_never_published_issue_cannot_be_scheduled(audience):
+    index = NewsletterIndexPage.objects.get()
+    draft = NewsletterPage(
+        title="Issue 99", slug="issue-99", issue_number=99, subject="Not yet", live=False
+    )
+    index.add_child(instance=draft)
+    draft.save_revision()
+    campaign = campaigns.create(draft, audience["lists"])
+    with pytest.raises(campaigns.NotPublished, match="publish it before sending it to lists"):
+        campaigns.schedule(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+
+
+def test_an_issue_unpublished_after_scheduling_fails_with_the_reason(audience, sink):
+    campaign = scheduled(audience)
+    fresh(audience["page"]).unpublish()
+    assert not campaigns.start(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FAILED
+    assert "is not published" in campaign.error
+    assert not campaign.deliveries.exists() and sink.total == 0
+
+
+def test_a_resend_can_leave_out_those_who_received_the_issue(audience, sink):
+    first = send_now(audience)
+    sender.run_sender(first.pk)
+    newcomer = subscribe(audience["lists"][0], "newcomer@example.org")
+    page = audience["page"]
+    assert [c.pk for c in campaigns.earlier_sends(page, audience["lists"][:1])] == [first.pk]
+    assert campaigns.count_recipients(audience["lists"], exclude_received_of=page.pk) == 1
+
+    again = campaigns.create(page, audience["lists"])
+    assert campaigns.schedule(again, exclude_received=True)
+    assert campaigns.start(again.pk)
+    assert sender.run_sender(again.pk) == "done"
+    assert sink.counts["newcomer@example.org"] == 1
+    assert all(count == 1 for count in sink.counts.values())
+    assert list(again.deliveries.values_list("subscriber", flat=True)) == [newcomer.pk]
+
+
+@pytest.mark.parametrize("action", ["cancel", "pause"])
+def test_cancel_and_pause_stop_within_the_chunk_in_flight(audience, sink, monkeypatch, action):
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    recorded = []
+    original = ledger.Ledger.sent
+
+    def sent(self, recipient, message_id=""):
+        original(self, recipient, message_id)
+        recorded.append(recipient.delivery_id)
+        if len(recorded) == 7:  # the editor presses the button mid-chunk
+            getattr(campaigns, action)(Campaign.objects.get(pk=campaign.pk))
+
+    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    with override_settings(SENDING_CHUNK_SIZE=500, SENDING_STATUS_CHECK_EVERY=5):
+        assert sender.run_sender(campaign.pk) == "stopped"
+    # At most one status read's worth of messages after the press, never the chunk.
+    assert 7 <= sink.total <= 7 + 5
+    counts = campaign.counts()
+    assert counts["sent"] == sink.total and counts["pending"] == 45 - sink.total
+    assert not Delivery.objects.filter(status=Delivery.Status.LEASED).exists()  # released
+    campaign.refresh_from_db()
+    if action == "cancel":
+        last = Delivery.objects.filter(campaign=campaign).aggregate(m=Max("sent_at"))["m"]
+        assert campaign.finished_at >= last  # nothing is dated after "Finished"
+    else:
+        assert campaigns.resume(campaign)
+        assert sender.run_sender(campaign.pk) == "done"
+        assert sink.total == 45 and set(sink.counts.values()) == {1}
+
+
+def test_unconfirmed_drafts_are_reused_and_stale_ones_discarded(audience, editor):
+    from mailing import tasks
+
+    page, (news, events) = audience["page"], audience["lists"]
+    first = campaigns.draft(page, [news], user=editor)
+    again = campaigns.draft(page, [events], user=editor)
+    assert again.pk == first.pk and list(again.lists.all()) == [events]
+    assert Campaign.objects.count() == 1
+    Campaign.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(days=2))
+    recent = campaigns.create(page, [news])
+    tasks.dispatch()
+    assert list(Campaign.objects.values_list("pk", flat=True)) == [recent.pk]
+
+
+# --- test sends --------------------------------------------------------------------------
+
+
+def test_a_test_send_is_labelled_consistent_and_its_links_work(audience, sink, client):
+    page = fresh(audience["page"])
+    page.subject = "Draft subject"
+    page.save_revision()
+    result = proof.send_test(page, ["editor@example.org", "Second@Example.org"])
+    assert result == proof.TestSend(sent=2, draft=True)
+    [(rcpt, message), _second] = sink.parsed()
+    assert rcpt == "editor@example.org"
+    assert message["Subject"] == "[Test, draft] Draft subject"
+    assert message["Message-ID"].endswith("@cms.example.org>")
+    unsubscribe = message["List-Unsubscribe"].strip("<>")
+    assert unsubscribe == "https://cms.example.org/subscriptions/test/unsubscribe/"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    footer = r"(Manage your preferences|Unsubscribe|View in browser):\s*(\S+)"
+    links = dict(re.findall(footer, text))
+    assert links["Unsubscribe"] == unsubscribe and links["Unsubscribe"] in html
+    for url in (links["Unsubscribe"], links["Manage your preferences"]):
+        response = client.get(url.removeprefix("https://cms.example.org"))
+        assert response.status_code == 200 and "This was a test" in response.text
+    one_click = client.post(
+        unsubscribe.removeprefix("https://cms.example.org"), {"List-Unsubscribe": "One-Click"}
+    )
+    assert one_click.status_code == 200
+    copy = client.get(links["View in browser"].removeprefix("https://cms.example.org"))
+    assert copy.status_code == 200 and "%%" not in copy.text
+    assert page.header_title in copy.text
+    forged = links["View in browser"].rstrip("/")[:-3] + "xyz/"
+    assert client.get(forged.removeprefix("https://cms.example.org")).status_code == 404
+    assert client.get("/subscriptions/test/erase/").status_code == 404
+    assert not Campaign.objects.exists() and not Delivery.objects.exists()
+
+
+def test_a_test_send_refuses_too_many_addresses_and_a_broken_subject(audience, sink):
+    page = audience["page"]
+    too_many = pytest.raises(proof.TestSendError, match="3 addresses at most")
+    with override_settings(SENDING_TEST_MAX_RECIPIENTS=3), too_many:
+        proof.send_test(page, [f"t{i}@example.org" for i in range(4)])
+    NewsletterPage.objects.filter(pk=page.pk).update(subject="Issue 3\r\nBcc: all@example.org")
+    page = fresh(page)
+    page.save_revision()
+    with pytest.raises(proof.TestSendError, match="line break"):
+        proof.send_test(page, ["editor@example.org"])
+    assert sink.total == 0
+
+
+# --- the commands ------------------------------------------------------------------------
+
+
+def command(*args):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_send_newsletter_refuses_an_unpublished_issue_and_warns_on_a_resend(audience, sink):
+    from django.core.management.base import CommandError
+
+    page = fresh(audience["page"])
+    page.unpublish()
+    with pytest.raises(CommandError, match="is not published: publish it before sending"):
+        command("send_newsletter", page.slug, "--list", "newsletter")
+    assert not Campaign.objects.exists()
+
+    page.save_revision().publish()
+    out, err = command("send_newsletter", page.slug, "--list", "newsletter", "--json")
+    first = Campaign.objects.get(pk=json.loads(out)["campaign"])
+    campaigns.start(first.pk)
+    sender.run_sender(first.pk)
+    out, err = command("send_newsletter", page.slug, "--list", "newsletter", "--only-new", "--json")
+    assert f"campaign {first.pk} already sent this issue to PENELOPE newsletter" in err
+    assert json.loads(out)["recipients"] == 0
+    assert Campaign.objects.get(pk=json.loads(out)["campaign"]).exclude_received
+
+    status = json.loads(command("campaign_status", str(first.pk), "--json")[0])
+    assert {k: status[k] for k in ("status", "recipients", "sent", "failed", "pending")} == {
+        "status": "sent",
+        "recipients": 4,
+        "sent": 4,
+        "failed": 0,
+        "pending": 0,
+    }
+    for key in ("delivered", "bounced", "complained", "opened", "clicked", "clicks"):
+        assert status[key] == 0, key
+
+
+def test_send_newsletter_test_sends_say_what_went_wrong(audience, sink):
+    from django.core.management.base import CommandError
+
+    page = audience["page"]
+    out, _err = command("send_newsletter", page.slug, "--test-to", "me@example.org", "--json")
+    assert json.loads(out) == {"test_sent": 1, "draft": False}
+    many = [arg for i in range(11) for arg in ("--test-to", f"t{i}@example.org")]
+    with pytest.raises(CommandError, match="10 addresses at most"):
+        command("send_newsletter", page.slug, *many)
+    NewsletterPage.objects.filter(pk=page.pk).update(subject="Two\nlines")
+    fresh(page).save_revision()
+    with pytest.raises(CommandError, match="line break"):
+        command("send_newsletter", page.slug, "--test-to", "me@example.org")
+    assert sink.total == 1

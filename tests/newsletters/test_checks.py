@@ -1,11 +1,16 @@
 """The email checks an editor sees before sending."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from wagtail.images.models import Image
+from wagtail.models import PageViewRestriction
 
+from cms.models import EventPage
 from interviews.models import InterviewPage
-from newsletters.checks import check_issue
+from newsletters.checks import check_issue, has_line_break
 from newsletters.rendering import render_email
 
 pytestmark = pytest.mark.django_db
@@ -35,27 +40,86 @@ def test_image_without_alt_text_is_flagged(make_issue):
     assert messages(fixed) == []
 
 
-def test_links_to_unpublished_pages_are_flagged_and_left_out(make_issue):
+def hide(page, how):
+    """Make ``page`` one an email may not show: unpublished, private or expired."""
+    if how == "unpublished":
+        page.unpublish()
+    elif how == "private":
+        PageViewRestriction.objects.create(page=page, restriction_type=PageViewRestriction.LOGIN)
+    else:
+        # Past its expiry date, still live: Wagtail's scheduled unpublishing has not run.
+        type(page).objects.filter(pk=page.pk).update(expire_at=timezone.now() - timedelta(hours=1))
+
+
+SAID = {
+    "unpublished": ("is not published", "which is not published"),
+    "private": ("is private (view-restricted)", "which is private (view-restricted)"),
+    "expired": ("has expired", "which has expired"),
+}
+
+
+@pytest.mark.parametrize("how", ["unpublished", "private", "expired"])
+def test_pages_an_email_may_not_show_are_left_out_and_listed(make_issue, how):
     interview = InterviewPage.objects.get(slug="camille-esquerre")
+    event = EventPage.objects.get(slug="european-cluster-conference-2024")
     issue = make_issue(
         [
-            ("button", {"label": "Meet Camille", "page": interview}),
+            (
+                "story",
+                {
+                    "heading": "Our next actions",
+                    "text": "<p>A toolkit is coming.</p>",
+                    "button": {"label": "Meet Camille", "page": interview},
+                },
+            ),
             (
                 "interview_spotlight",
                 {"heading": "Spotlight", "interviews": [{"interview": interview, "quote": ""}]},
             ),
             ("rich_text", f'<p>See <a linktype="page" id="{interview.pk}">Camille</a>.</p>'),
+            ("events", {"heading": "Events", "source": "chosen", "events": [event]}),
         ]
     )
-    interview.unpublish()
+    url = "https://www.example.org/interviews/camille-esquerre/"
+    before = render_email(issue)
+    assert url in before.html and "European Cluster Conference" in before.text
+    hide(interview, how)
+    hide(event, how)
+
+    left_out, link = SAID[how]
     found = messages(issue)
-    assert "The email links to “Interview with Camille Esquerré”, which is not published." in (
-        found
+    title, event_title = "Interview with Camille Esquerré", event.title
+    assert f"“{title}” {left_out}, so the email leaves it out." in found
+    assert f"The email links to “{title}”, {link}; the link is left out." in found
+    assert f"“{event_title}” {left_out}, so the email leaves it out." in found
+    rendered = render_email(issue)
+    for part in (rendered.html, rendered.text):
+        assert url not in part
+        assert "Meet Camille" not in part  # a button without a target is not drawn
+        assert "European Cluster Conference" not in part
+    assert "CAMILLE ESQUERRÉ" not in rendered.text
+    assert "OUR NEXT ACTIONS" in rendered.text and "See Camille." in rendered.text
+
+
+@pytest.mark.parametrize("how", ["private", "expired"])
+def test_upcoming_events_leave_out_private_and_expired_events(make_issue, how):
+    issue = make_issue([("events", {"heading": "Save the date", "source": "upcoming"})])
+    upcoming = EventPage.objects.live().upcoming().first()
+    assert upcoming.title in render_email(issue).text
+    hide(upcoming, how)
+    rendered = render_email(issue)
+    assert upcoming.title not in rendered.text and upcoming.title not in rendered.html
+    assert messages(issue) == []  # nobody chose it: nothing to fix
+
+
+def test_a_subject_with_a_line_break_blocks_sending(issue3):
+    issue3.subject = "Issue 3\nBcc: everyone@example.org"
+    [check] = check_issue(issue3)
+    assert check.blocks_sending
+    assert check.message == (
+        "The subject line holds a line break: put it on one line and save the issue."
     )
-    assert "“Interview with Camille Esquerré” is not published, so the email leaves it out." in (
-        found
-    )
-    assert "CAMILLE ESQUERRÉ" not in render_email(issue).text
+    assert has_line_break("a\u2028b") and has_line_break("a\r") and not has_line_break("a b")
 
 
 def test_html_over_gmail_limit_is_flagged(make_issue):

@@ -9,7 +9,7 @@ from django.utils.dateparse import parse_datetime
 
 from mailing import campaigns
 from mailing.models import MailingList
-from mailing.sending.proof import send_test
+from mailing.sending import proof
 from newsletters.models import NewsletterPage
 
 
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="Send time, ISO-8601 (default: now)")
         parser.add_argument("--test-to", action="append", default=[], metavar="EMAIL")
         parser.add_argument("--rate", type=int, help="Messages per second at most")
+        parser.add_argument(
+            "--only-new",
+            action="store_true",
+            help="Leave out subscribers an earlier campaign of this issue reached",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -29,11 +34,15 @@ class Command(BaseCommand):
         if options["test_to"]:
             if options["lists"]:
                 raise CommandError("--test-to sends to the given addresses only; drop --list.")
-            count = send_test(page, options["test_to"])
+            try:
+                result = proof.send_test(page, options["test_to"])
+            except proof.TestSendError as exc:
+                raise CommandError(str(exc)) from exc
             if options["json"]:
-                self.stdout.write(json.dumps({"test_sent": count}))
+                self.stdout.write(json.dumps({"test_sent": result.sent, "draft": result.draft}))
             else:
-                self.stdout.write(f"Sent {count} test message(s).")
+                shown = "the latest draft" if result.draft else "the published version"
+                self.stdout.write(f"Sent {result.sent} test message(s) of {shown}.")
             return
         if not options["lists"]:
             raise CommandError("Give at least one --list SLUG (or --test-to EMAIL).")
@@ -42,11 +51,23 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"Unknown list(s): {', '.join(sorted(missing))}")
         send_at = self.parse_time(options["at"]) if options["at"] else None
+        if not page.live:
+            raise CommandError(str(campaigns.NotPublished(page)))
+        only_new = options["only_new"]
+        for earlier in campaigns.earlier_sends(page, lists):
+            names = ", ".join(ml.name for ml in earlier.lists.all())
+            self.stderr.write(
+                f"Warning: campaign {earlier.pk} already sent this issue to {names}"
+                f" ({earlier.sent} recipient(s))."
+                + ("" if only_new else " Add --only-new to leave them out.")
+            )
         # Created and confirmed in one step: running the command is the confirmation.
         with transaction.atomic():
             campaign = campaigns.create(page, lists, send_at=send_at, rate_limit=options["rate"])
-            campaigns.schedule(campaign)
-        recipients = campaigns.count_recipients(lists)
+            campaigns.schedule(campaign, exclude_received=only_new)
+        recipients = campaigns.count_recipients(
+            lists, exclude_received_of=page.pk if only_new else None
+        )
         if options["json"]:
             self.stdout.write(json.dumps({"campaign": campaign.pk, "recipients": recipients}))
         else:
