@@ -97,9 +97,15 @@ def send_test(page, addresses: list[str], *, lists=None) -> TestSend:
         reply_to=reply_to,
     )
     unsubscribe_url = test_link_url("unsubscribe")
-    headers = msg.headers(
-        campaign, unsubscribe_url=unsubscribe_url, list_id=msg.list_id(first, from_name)
-    )
+    try:
+        headers = msg.headers(
+            campaign, unsubscribe_url=unsubscribe_url, list_id=msg.list_id(first, from_name)
+        )
+    except msg.UnsafeHeader as exc:
+        # A value saved before the editors' forms refused line breaks (sender, list name).
+        raise TestSendError(
+            _("This test cannot be sent: %(problem)s. Correct it and save.") % {"problem": exc}
+        ) from exc
     text, html = Personaliser(rendered.text), Personaliser(rendered.html, html=True)
     web_url = test_copy_url(revision.pk) if revision else settings.SITE_URL
     messages = []

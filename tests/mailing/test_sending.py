@@ -576,9 +576,22 @@ def test_a_test_send_refuses_too_many_addresses_and_a_broken_subject(audience, s
         proof.send_test(page, [f"t{i}@example.org" for i in range(4)])
     NewsletterPage.objects.filter(pk=page.pk).update(subject="Issue 3\r\nBcc: all@example.org")
     page = fresh(page)
-    page.save_revision()
+    page.save_revision(clean=False)  # saved before the editors' forms refused line breaks
     with pytest.raises(proof.TestSendError, match="line break"):
         proof.send_test(page, ["editor@example.org"])
+    assert sink.total == 0
+
+
+def test_a_test_send_refuses_a_list_name_saved_with_a_line_break(audience, sink):
+    # Saved before the editors' forms refused line breaks: the test says so, sends nothing.
+    mailing_list = audience["lists"][0]
+    MailingList.objects.filter(pk=mailing_list.pk).update(name="News\r\nBcc: all@example.org")
+    with pytest.raises(proof.TestSendError, match="cannot be sent"):
+        proof.send_test(
+            audience["page"],
+            ["editor@example.org"],
+            lists=MailingList.objects.filter(pk=mailing_list.pk),
+        )
     assert sink.total == 0
 
 
@@ -636,7 +649,7 @@ def test_send_newsletter_test_sends_say_what_went_wrong(audience, sink):
     with pytest.raises(CommandError, match="10 addresses at most"):
         command("send_newsletter", page.slug, *many)
     NewsletterPage.objects.filter(pk=page.pk).update(subject="Two\nlines")
-    fresh(page).save_revision()
+    fresh(page).save_revision(clean=False)  # saved before the forms refused line breaks
     with pytest.raises(CommandError, match="line break"):
         command("send_newsletter", page.slug, "--test-to", "me@example.org")
     assert sink.total == 1
