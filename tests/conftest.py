@@ -22,3 +22,30 @@ def editor_client(client, editor):
     """Django's test client, logged in as ``editor``."""
     client.force_login(editor)
     return client
+
+
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+        or (marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a transactional test (a live server), Django flushes every table, and with
+    them the rows the migrations made (Wagtail's root page and site, groups, schedules).
+    Put them back at once: whatever test this process runs next (pytest-xdist hands each
+    process whole files, in any order) finds the database as migrated."""
+    yield
+    if not _is_transactional(item):
+        return
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        for connection in connections.all():
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
