@@ -164,5 +164,5 @@ def test_detail_of_an_id_past_every_integer_is_not_found(refuse, endpoint):
     ],
 )
 def test_preview_refuses_malformed_requests(refuse, query):
-    body = refuse(f"/api/v2/page_preview/?{query}", 403 if "token=%00" in query else 400)
+    body = refuse(f"/api/v2/page_preview/?{query}", 400)
     assert "id" not in body
