@@ -1,8 +1,11 @@
 """The site's shared content: users, organisations, the home page, good practices, events."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -19,6 +22,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail_headless_preview.models import HeadlessPreviewMixin
 
 from cms.blocks import BodyBlock
+from cms.visibility import visible_pages
 
 
 class User(AbstractUser):
@@ -64,7 +68,48 @@ class Organisation(index.Indexed, models.Model):
         return self.name
 
 
-class HomePage(HeadlessPreviewMixin, Page):
+class PreviewMixin(HeadlessPreviewMixin):
+    """Preview on the external site when one is configured, else with the CMS's templates.
+
+    With `FRONTEND_PREVIEW_URL` set (by default when `FRONTEND_URL` is),
+    wagtail-headless-preview sends the preview to the site's preview route with a token,
+    and the CMS's own templates stay a second preview mode. Without it nothing would
+    answer there, so the CMS's templates are the only mode, with a note saying how to
+    preview on a real site.
+    """
+
+    CMS_TEMPLATES = "cms"
+
+    @property
+    def preview_modes(self):
+        if not settings.FRONTEND_PREVIEW_URL:
+            return [("", _("CMS templates"))]
+        return [("", _("Website")), (self.CMS_TEMPLATES, _("CMS templates"))]
+
+    def serve_preview(self, request, mode_name):
+        if settings.FRONTEND_PREVIEW_URL and mode_name != self.CMS_TEMPLATES:
+            return super().serve_preview(request, mode_name)
+        request.cms_template_preview = True
+        # Past HeadlessPreviewMixin: Wagtail's own preview renders the page's template.
+        return super(HeadlessPreviewMixin, self).serve_preview(request, mode_name)
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        if getattr(request, "cms_template_preview", False):
+            context["preview_note"] = {"website": settings.FRONTEND_PREVIEW_URL}
+        return context
+
+    def get_preview_template(self, request, mode_name):
+        template = super().get_preview_template(request, mode_name)
+        try:
+            get_template(template)
+        except TemplateDoesNotExist:
+            # A page type the CMS has no template for still previews, plainly.
+            return "cms/preview_plain.html"
+        return template
+
+
+class HomePage(PreviewMixin, Page):
     """The site root: an introduction and the sections below it."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -85,8 +130,13 @@ class HomePage(HeadlessPreviewMixin, Page):
     class Meta:
         verbose_name = _("home page")
 
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["sections"] = visible_pages(self.get_children())
+        return context
 
-class IndexPage(HeadlessPreviewMixin, Page):
+
+class IndexPage(PreviewMixin, Page):
     """Common shape of the section pages that list their children."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -111,9 +161,8 @@ class GoodPracticeIndexPage(IndexPage):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["practices"] = (
-            GoodPracticePage.objects.child_of(self).live().select_related("organisation")
-        )
+        practices = visible_pages(GoodPracticePage.objects.child_of(self))
+        context["practices"] = practices.select_related("organisation")
         return context
 
 
@@ -123,7 +172,7 @@ class GoodPracticePageTag(TaggedItemBase):
     )
 
 
-class GoodPracticePage(HeadlessPreviewMixin, Page):
+class GoodPracticePage(PreviewMixin, Page):
     date = models.DateField(_("publication date"), default=timezone.localdate)
     summary = models.TextField(help_text=_("One or two sentences shown in listings and emails."))
     organisation = models.ForeignKey(
@@ -217,7 +266,7 @@ class EventIndexPage(IndexPage):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        events = EventPage.objects.child_of(self).live().select_related("organiser")
+        events = visible_pages(EventPage.objects.child_of(self)).select_related("organiser")
         context["upcoming_events"] = events.upcoming()
         context["past_events"] = events.past()
         return context
@@ -249,7 +298,7 @@ class EventPageTag(TaggedItemBase):
     )
 
 
-class EventPage(HeadlessPreviewMixin, Page):
+class EventPage(PreviewMixin, Page):
     start = models.DateTimeField(help_text=_("Start date and time, in the site's time zone."))
     end = models.DateTimeField(null=True, blank=True)
     is_online = models.BooleanField(_("online event"), default=False)

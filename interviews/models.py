@@ -12,9 +12,9 @@ from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
-from wagtail_headless_preview.models import HeadlessPreviewMixin
 
-from cms.models import IndexPage
+from cms.models import IndexPage, PreviewMixin
+from cms.visibility import visible_pages
 from interviews.blocks import InterviewBodyBlock
 
 
@@ -27,8 +27,7 @@ class InterviewIndexPage(IndexPage):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         context["interviews"] = (
-            InterviewPage.objects.child_of(self)
-            .live()
+            visible_pages(InterviewPage.objects.child_of(self))
             .select_related("organisation", "portrait")
             .order_by("-date", "-first_published_at")
         )
@@ -41,7 +40,7 @@ class InterviewPageTag(TaggedItemBase):
     )
 
 
-class InterviewPage(HeadlessPreviewMixin, Page):
+class InterviewPage(PreviewMixin, Page):
     interviewee_name = models.CharField(max_length=255)
     role = models.CharField(
         max_length=255, help_text=_("The interviewee's position, e.g. “Project manager”.")

@@ -182,6 +182,9 @@ CORS_URLS_REGEX = r"^/api/.*$"
 WAGTAIL_SITE_NAME = os.environ.get("WAGTAIL_SITE_NAME", "PENELOPE")
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# Documents go out only through Wagtail's view (`/documents/<id>/<name>`), which checks the
+# collection's privacy; MEDIA_ROOT/documents/ is never served (cms.media).
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "txt", "xlsx", "zip"]
 WAGTAILIMAGES_MAX_UPLOAD_SIZE = 20 * 1024 * 1024
 WAGTAIL_I18N_ENABLED = False
@@ -190,11 +193,17 @@ WAGTAILAPI_LIMIT_MAX = 100
 TAGGIT_CASE_INSENSITIVE = True
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
-# wagtail-headless-preview: drafts open on the external site
+# Draft preview: on the external site's preview route when there is one (wagtail-headless-
+# preview, with a signed token), else with the CMS's own page templates (cms.models.
+# PreviewMixin). The route defaults to FRONTEND_URL/preview when FRONTEND_URL is set.
+FRONTEND_PREVIEW_URL = os.environ.get(
+    "FRONTEND_PREVIEW_URL", f"{FRONTEND_URL}/preview" if "FRONTEND_URL" in os.environ else ""
+).rstrip("/")
 WAGTAIL_HEADLESS_PREVIEW = {
-    "CLIENT_URLS": {"default": f"{FRONTEND_URL}/preview"},
+    "CLIENT_URLS": {"default": FRONTEND_PREVIEW_URL or f"{FRONTEND_URL}/preview"},
     "SERVE_BASE_URL": FRONTEND_URL,
-    "REDIRECT_ON_PREVIEW": False,
+    # Wagtail 7.1+ loads a redirect in its preview panel (scroll restoration, checks).
+    "REDIRECT_ON_PREVIEW": True,
     "ENFORCE_TRAILING_SLASH": True,
 }
 PREVIEW_TOKEN_MAX_AGE = env.env_int("PREVIEW_TOKEN_MAX_AGE", 3600)

@@ -9,13 +9,17 @@ key can hold the rendered body for other requests.
 import hashlib
 import json
 import time
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Subquery
 from django.http import HttpResponse, HttpResponseNotModified
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
+from wagtail.models import Page
 
 from cms.api.models import ContentVersion
 
@@ -23,8 +27,20 @@ from cms.api.models import ContentVersion
 SCHEMA_VERSION = "1"
 
 
+class UTCJSONEncoder(DjangoJSONEncoder):
+    """Every date-time as UTC (`…Z`), in whatever zone it was read: a page read from the
+    database and a draft rebuilt from its revision (in the site's zone) look the same."""
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            if timezone.is_naive(o):
+                o = timezone.make_aware(o)
+            o = o.astimezone(UTC)
+        return super().default(o)
+
+
 def json_response(data, status=200) -> HttpResponse:
-    body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(data, cls=UTCJSONEncoder, ensure_ascii=False, separators=(",", ":"))
     return HttpResponse(body, status=status, content_type="application/json")
 
 
@@ -40,19 +56,20 @@ def cached_response(request, build):
 
     Only 200 responses are cached and validated; errors pass through untouched.
     """
-    version = ContentVersion.current()
+    version, expired = content_state()
     fingerprint = "|".join(
         [
             SCHEMA_VERSION,
             # The time as well as the counter: a restored or recreated database restarts
             # the counter, and must not meet the bodies cached for the old one.
             f"{version.counter}@{version.changed_at.isoformat()}",
+            expired.isoformat() if expired else "",
             request.get_full_path(),
             _time_bucket(request),
         ]
     )
     etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
-    last_modified = int(version.changed_at.timestamp())
+    last_modified = int(max(version.changed_at, expired or version.changed_at).timestamp())
 
     if _not_modified(request, etag, last_modified):
         response = HttpResponseNotModified()
@@ -73,6 +90,25 @@ def cached_response(request, build):
             cache.set(key, (response.content, response["Content-Type"]), timeout)
     _set_validators(response, etag, last_modified)
     return response
+
+
+def content_state():
+    """The content version and when the latest page still live passed its `expire_at`.
+
+    Such a page leaves every answer at once, before `publish_scheduled` unpublishes it
+    (which moves the version): the expiry moves the validators in between. One query.
+    """
+    latest_expiry = (
+        Page.objects.filter(live=True, expire_at__lte=timezone.now())
+        .order_by("-expire_at")
+        .values("expire_at")[:1]
+    )
+    version = ContentVersion.objects.filter(pk=1).annotate(expired=Subquery(latest_expiry)).first()
+    if version is None:  # a fresh database
+        version = ContentVersion.current()
+        row = latest_expiry.first()
+        version.expired = row["expire_at"] if row else None
+    return version, version.expired
 
 
 def _not_modified(request, etag, last_modified) -> bool:

@@ -29,6 +29,9 @@ class PagePreviewEndpoint(BaseAPIViewSet):
     def _preview(self, request):
         token = request.GET.get("token", "")
         label = request.GET.get("content_type", "")
+        if "\x00" in label or "\x00" in token:
+            # PostgreSQL cannot compare text holding NUL.
+            return json_response({"message": "content_type and token cannot hold NUL"}, 400)
         try:
             app_label, model_name = label.split(".")
             content_type = ContentType.objects.get_by_natural_key(app_label, model_name.lower())

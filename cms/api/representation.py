@@ -9,6 +9,7 @@ reference, never on the number of items.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from django.contrib.contenttypes.models import ContentType
@@ -21,10 +22,16 @@ from wagtail.embeds.blocks import EmbedBlock
 from wagtail.fields import RichTextField, StreamField
 from wagtail.images import get_image_model
 from wagtail.images.blocks import ImageChooserBlock
-from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.models import Page, Site
 from wagtail.rich_text.rewriters import FIND_A_TAG, FIND_EMBED_TAG, extract_attrs
 
 from cms.links import frontend_path_url, site_url
+from cms.visibility import public_media, visible_pages
+
+# Draftail's editor-only paragraph ids (`<p data-block-key="x1y2z">`): nothing outside
+# the editor needs them.
+BLOCK_KEY = re.compile(r'\s+data-block-key="[^"]*"')
+TAG = re.compile(r"<[^<>]+>")
 
 # Renditions every image object carries: sized for thumbnails, cards and heroes.
 RENDITIONS = {
@@ -139,22 +146,22 @@ class Context:
                 }
         if self.page_ids:
             self._fetch_pages()
+        # Files of restricted collections are left out, as if they did not exist.
         if self.document_ids:
-            for doc in get_document_model().objects.filter(pk__in=self.document_ids):
+            documents = public_media(get_document_model().objects.filter(pk__in=self.document_ids))
+            for doc in documents:
                 self.documents[doc.pk] = document_object(doc)
         if self.image_ids:
-            images = get_image_model().objects.filter(pk__in=self.image_ids)
+            images = public_media(get_image_model().objects.filter(pk__in=self.image_ids))
             images = images.prefetch_renditions(*RENDITIONS.values())
             for image in images:
                 self.images[image.pk] = image_object(image)
 
     def _fetch_pages(self):
-        """Referenced pages become cards; drafts, unpublished and private pages vanish."""
-        pages = Page.objects.live().filter(pk__in=self.page_ids)
-        private = private_paths()
+        """Referenced pages become cards; drafts, unpublished, expired and private pages
+        vanish."""
+        pages = visible_pages(Page.objects.filter(pk__in=self.page_ids))
         for page in pages.only("id", "title", "slug", "url_path", "path", "content_type_id"):
-            if any(page.path.startswith(p) for p in private):
-                continue
             model = ContentType.objects.get_for_id(page.content_type_id).model_class()
             self.pages[page.pk] = {
                 "id": page.pk,
@@ -222,7 +229,8 @@ class Context:
                 return f'<figure class="embed"><a href="{url}">{url}</a></figure>'
             return ""
 
-        return FIND_EMBED_TAG.sub(embed, FIND_A_TAG.sub(link, html))
+        html = FIND_EMBED_TAG.sub(embed, FIND_A_TAG.sub(link, html))
+        return TAG.sub(lambda tag: BLOCK_KEY.sub("", tag.group(0)), html)
 
     # URLs --------------------------------------------------------------------
 
@@ -242,11 +250,6 @@ class Context:
         if path is None:
             return None
         return frontend_path_url(path)
-
-
-def private_paths() -> list[str]:
-    """Tree paths under a view restriction: those pages stay out of public output."""
-    return list(PageViewRestriction.objects.values_list("page__path", flat=True))
 
 
 def detail_url(page_id: int, endpoint: str = "pages") -> str:

@@ -3,7 +3,7 @@
 import threading
 
 from django.db.models.signals import post_delete, post_save, pre_delete
-from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.models import Collection, CollectionViewRestriction, Page, PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
 from cms.api import webhooks
@@ -76,12 +76,14 @@ def register_signal_handlers():
     post_page_move.connect(page_moved_handler, dispatch_uid="cms-api-moved")
     pre_delete.connect(page_pre_delete_handler, dispatch_uid="cms-api-pre-delete")
     post_delete.connect(page_post_delete_handler, dispatch_uid="cms-api-post-delete")
-    # What the representations embed, and what decides who may see a page.
+    # What the representations embed, and what decides who may see a page or a file.
     for model in (
         Organisation,
         get_image_model(),
         get_document_model(),
         PageViewRestriction,
+        Collection,
+        CollectionViewRestriction,
         Site,
     ):
         uid = f"cms-api-{model._meta.label_lower}"

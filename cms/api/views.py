@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
 from django.conf import settings
 from django.db.models import Q
@@ -14,7 +14,7 @@ from wagtail.api.v2.utils import BadRequestError, page_models_from_string
 from wagtail.api.v2.views import BaseAPIViewSet, PagesAPIViewSet
 from wagtail.documents import get_document_model
 from wagtail.images import get_image_model
-from wagtail.models import Page, PageViewRestriction, Site
+from wagtail.models import Page, Site
 from wagtail.search.backends import get_search_backend
 
 from cms.api.caching import cached_response, json_response
@@ -24,6 +24,7 @@ from cms.api.representation import (
     serialise_images,
     serialise_pages,
 )
+from cms.visibility import public_media, visible_pages
 
 # Ordering a front end asks for → database ordering (ties broken by id for stable pages).
 PAGE_ORDERINGS = {
@@ -36,41 +37,75 @@ PAGE_ORDERINGS = {
     "start": ("start",),  # events only
     "date": ("date",),  # interviews, good practices
 }
+MAX_ID = 2**63 - 1  # the largest BigAutoField
+MAX_VALUES = 50  # per comma-separated filter: each is a condition in one SQL query
+MAX_OFFSET = 1_000_000  # deeper than any listing; keeps OFFSET within every database
 TRUE = {"1", "true", "yes"}
 FALSE = {"0", "false", "no"}
 
 
 def public_pages(request) -> Page.objects.__class__:
-    """Live pages of the request's site outside any view restriction.
+    """Visible pages (`cms.visibility`) of the request's site.
 
     Unlike Wagtail's stock queryset this ignores the visitor's session: responses are
     shared through caches, so a page under a password or login never appears.
     """
-    queryset = Page.objects.live()
-    for restricted_path in PageViewRestriction.objects.values_list("page__path", flat=True):
-        queryset = queryset.exclude(path__startswith=restricted_path)
     site = Site.find_for_request(request)
     if site is None:
-        return queryset.none()
-    return queryset.filter(path__startswith=site.root_page.path)
+        return Page.objects.none()
+    return visible_pages().filter(path__startswith=site.root_page.path)
 
 
 def paginate(request, *, default=20):
-    """`limit` (1 … API_LIMIT_MAX, default 20) and `offset`, validated."""
-    try:
-        offset = int(request.GET.get("offset", 0))
-        limit = int(request.GET.get("limit", default))
-    except ValueError as e:
-        raise BadRequestError("limit and offset must be integers") from e
-    if offset < 0 or limit < 0:
-        raise BadRequestError("limit and offset must be positive")
+    """`limit` (1 … API_LIMIT_MAX, default 20) and `offset` (at most MAX_OFFSET), validated."""
+    offset = _integer(request, "offset", 0)
+    limit = _integer(request, "limit", default)
     if limit > settings.WAGTAILAPI_LIMIT_MAX:
         raise BadRequestError(f"limit cannot be higher than {settings.WAGTAILAPI_LIMIT_MAX}")
+    if offset > MAX_OFFSET:
+        raise BadRequestError(f"offset cannot be higher than {MAX_OFFSET}")
     return offset, limit
 
 
+def _integer(request, name, default):
+    """A non-negative integer parameter, in ASCII digits and within a database integer."""
+    value = request.GET.get(name)
+    if value is None:
+        return default
+    number = parse_id(value)
+    if number is None:
+        raise BadRequestError(f"{name} must be a non-negative integer")
+    return number
+
+
+def parse_id(value: str) -> int | None:
+    """An id or count from a URL, or None: ASCII digits only (`int()` also takes "١٢" and
+    " 12"), and no larger than the database's integers (SQLite overflows past them)."""
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
+def reject_nul(request):
+    """PostgreSQL cannot compare text holding NUL: refuse it before any query sees it."""
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise BadRequestError(f"{name or 'a parameter'} holds a NUL character")
+
+
 def _csv(request, name) -> list[str]:
-    return [v.strip() for v in request.GET.get(name, "").split(",") if v.strip()]
+    """Comma-separated values, distinct, at most MAX_VALUES of them."""
+    values = dict.fromkeys(v.strip() for v in request.GET.get(name, "").split(",") if v.strip())
+    if len(values) > MAX_VALUES:
+        raise BadRequestError(f"{name} takes at most {MAX_VALUES} values")
+    return list(values)
+
+
+def search_text(request) -> str:
+    """The `search` words. Double quotes go: the SQLite backend wraps each word in quotes
+    without escaping them, and they are never part of an indexed word anyway."""
+    return " ".join(request.GET.get("search", "").replace('"', " ").split())
 
 
 def _bool(request, name):
@@ -95,9 +130,13 @@ def _moment(value: str, name: str, *, end=False):
         moment = datetime.combine(day, time.max if end else time.min)
     if moment is None:
         raise BadRequestError(f"{name} must be an ISO 8601 date or date-time")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        # The database compares in UTC: 0001-01-01 in Brussels is in year 0 there.
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as e:
+        raise BadRequestError(f"{name} is out of range") from e
 
 
 def _models_with(field_name, models):
@@ -105,13 +144,30 @@ def _models_with(field_name, models):
 
 
 class CachedEndpointMixin:
-    """Listing and detail answered from the shared HTTP cache (ETag, 304, cached body)."""
+    """Listing and detail answered from the shared HTTP cache (ETag, 304, cached body);
+    every query parameter checked before it reaches the database."""
 
     def listing_view(self, request):
+        reject_nul(request)
         return cached_response(request, lambda: self._listing(request))
 
     def detail_view(self, request, pk):
+        reject_nul(request)
+        if pk > MAX_ID:
+            raise Http404("not found")
         return cached_response(request, lambda: self._detail(request, pk))
+
+    def find_view(self, request):
+        reject_nul(request)
+        return super().find_view(request)
+
+    def find_object(self, queryset, request):
+        if "id" in request.GET:
+            pk = parse_id(request.GET["id"])
+            if pk is None:
+                raise BadRequestError("id must be a non-negative integer")
+            return queryset.filter(pk=pk).first()
+        return None
 
 
 class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
@@ -159,13 +215,21 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             request, default="cms.EventPage" if event_filters else None
         )
         queryset = self._filter(request, queryset, models)
-        search = request.GET.get("search")
+        search = search_text(request)
         ordering = self._ordering(request, models, searching=bool(search))
         if search:
+            operator = request.GET.get("search_operator") or None
+            if operator not in (None, "and", "or"):
+                raise BadRequestError("search_operator must be and or or")
+            if ordering == ("?",):
+                raise BadRequestError("order=random cannot be combined with search")
+            # Search backends filter only on indexed fields (expire_at is not one): hand
+            # them the visible pages by id.
+            queryset = queryset.model.objects.filter(pk__in=queryset.order_by().values("pk"))
             results = get_search_backend().search(
                 search,
                 queryset.order_by(*ordering) if ordering else queryset,
-                operator=request.GET.get("search_operator") or None,
+                operator=operator,
                 order_by_relevance=not ordering,
             )
             total = results.count()
@@ -182,11 +246,12 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
     def _typed_queryset(self, request, default=None):
         """The public pages of the requested types; event filters imply events."""
         base = public_pages(request)
-        type_param = request.GET.get("type", default)
+        type_param = ",".join(_csv(request, "type")) or default
         try:
             models = page_models_from_string(type_param) if type_param else ()
         except (LookupError, ValueError) as e:
             raise BadRequestError("type doesn't exist") from e
+        models = tuple(dict.fromkeys(models))  # "cms.EventPage,cms.eventpage" is one type
         if len(models) == 1:
             return models[0].objects.filter(pk__in=base.values("pk")), models
         if models:
@@ -214,8 +279,10 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             queryset = by_model("country", "country__in", countries)
         organisations = _csv(request, "organisation")
         if organisations:
-            ids = [int(o) for o in organisations if o.isdigit()]
-            names = [o for o in organisations if not o.isdigit()]
+            # Digits are an id (a number too large for one matches nothing), else a name.
+            ids = [parse_id(o) for o in organisations if o.isascii() and o.isdigit()]
+            ids = [i for i in ids if i is not None]
+            names = [o for o in organisations if not (o.isascii() and o.isdigit())]
             condition = Q()
             for model in _models_with("organisation", models) + _models_with("organiser", models):
                 field = "organisation" if hasattr(model, "organisation") else "organiser"
@@ -248,10 +315,10 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             queryset = queryset.filter(slug=request.GET["slug"])
         for name, inclusive in (("child_of", False), ("descendant_of", False)):
             if name in request.GET:
-                try:
-                    parent = public_pages(request).get(pk=int(request.GET[name]))
-                except (ValueError, Page.DoesNotExist) as e:
-                    raise BadRequestError(f"{name} must be the id of a published page") from e
+                pk = parse_id(request.GET[name])
+                parent = public_pages(request).filter(pk=pk).first() if pk is not None else None
+                if parent is None:
+                    raise BadRequestError(f"{name} must be the id of a published page")
                 if name == "child_of":
                     queryset = queryset.child_of(parent)
                 else:
@@ -331,7 +398,8 @@ class _MediaEndpoint(CachedEndpointMixin, BaseAPIViewSet):
     orderings = {"id", "title", "created_at"}
 
     def get_queryset(self):
-        return self.model.objects.all().order_by("id")
+        """Images or documents of unrestricted collections only (`cms.visibility`)."""
+        return public_media(self.model.objects.all()).order_by("id")
 
     def _listing(self, request):
         unknown = set(request.GET) - self.known_query_parameters
@@ -341,14 +409,19 @@ class _MediaEndpoint(CachedEndpointMixin, BaseAPIViewSet):
         queryset = self.get_queryset()
         tags = _csv(request, "tags")
         if tags:
-            queryset = queryset.filter(tags__name__in=tags).distinct()
+            # A subquery, not a join + DISTINCT, which the search backends cannot take.
+            tagged = self.model.objects.filter(tags__name__in=tags).values("pk")
+            queryset = queryset.filter(pk__in=tagged)
         order = request.GET.get("order", "id")
         if order.removeprefix("-") not in self.orderings:
             raise BadRequestError(f"cannot order by {order!r}")
         queryset = queryset.order_by(order, "id")
-        if request.GET.get("search"):
+        search = search_text(request)
+        if search:
+            # By id: search backends filter only on indexed fields (not collection paths).
+            queryset = self.model.objects.filter(pk__in=queryset.values("pk")).order_by(order, "id")
             results = get_search_backend().search(
-                request.GET["search"], queryset, order_by_relevance="order" not in request.GET
+                search, queryset, order_by_relevance="order" not in request.GET
             )
             total = results.count()
             objects = list(results[offset : offset + limit])
