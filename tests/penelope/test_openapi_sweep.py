@@ -96,16 +96,6 @@ HYPOTHESIS = hypothesis.settings(
     ],
 )
 
-# 5xx this sweep found in the subscription API, whose input handling another branch is
-# fixing (issue 11 §8): mailing/views.py and mailing/forms.py are not this branch's.
-# Operation id → the failing example. Drop an entry once its operation passes.
-KNOWN_MAILING_5XX = {
-    "signUp": (
-        'POST /api/subscriptions/ {"email": "ada@example.org", "website": [null, null]} '
-        "answers 500: SignupForm.is_bot() calls .strip() on a list"
-    ),
-}
-
 
 def sweep(case, site):
     case.call_and_validate(app=application, checks=CHECKS)
@@ -117,18 +107,7 @@ def sweep(case, site):
         case.call_and_validate(app=application, checks=CHECKS)
 
 
-@schema.exclude(operation_id=list(KNOWN_MAILING_5XX)).parametrize()
+@schema.parametrize()
 @HYPOTHESIS
 def test_public_api_answers_as_described(case, sweep_site):
-    sweep(case, sweep_site)
-
-
-@schema.include(operation_id=list(KNOWN_MAILING_5XX)).parametrize()
-@HYPOTHESIS
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 11 §8, subscription API input handling (another branch): "
-    + "; ".join(KNOWN_MAILING_5XX.values()),
-)
-def test_subscription_operations_with_known_5xx_answer_as_described(case, sweep_site):
     sweep(case, sweep_site)
