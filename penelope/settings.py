@@ -23,7 +23,9 @@ SECRET_KEY = env.secret_key(os.environ.get("SECRET_KEY"), VAR_DIR / "secret_key"
 
 # Unset: the address HOST and PORT serve (http://localhost:8000 when those are unset too).
 SITE_URL = env.site_url(os.environ)
-FRONTEND_URL = os.environ.get("FRONTEND_URL", "http://localhost:3000").rstrip("/")
+# Unset: the CMS's own pages (its templates render every page), so a fresh install links
+# only to what it serves; set it to the external site's address when there is one.
+FRONTEND_URL = (os.environ.get("FRONTEND_URL") or SITE_URL).rstrip("/")
 
 _site_host = urlsplit(SITE_URL).hostname or "localhost"
 ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [_site_host])

@@ -37,9 +37,12 @@ class Recorder:
         self.host, self.port = "127.0.0.1", None
 
     pipelining = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order)
+    smtputf8 = True  # advertise RFC 6531 SMTPUTF8 (aiosmtpd does); False: a server without it
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         session.host_name = hostname
+        if not self.smtputf8:
+            responses[:] = [line for line in responses if "SMTPUTF8" not in line.upper()]
         if self.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses

@@ -16,6 +16,7 @@ from email.header import Header
 from email.utils import formataddr, parseaddr
 from urllib.parse import urlsplit
 
+import idna
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
@@ -57,9 +58,29 @@ def clean_value(value: str) -> str:
     return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")
 
 
+def ascii_domain(email: str) -> str:
+    """The address with its domain in IDNA (punycode) form, as the SMTP envelope and a
+    header need it; addresses are stored with Unicode domains (``bücher.de``)."""
+    local, sep, domain = (email or "").rpartition("@")
+    if not sep or domain.isascii():
+        return email
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return email  # stored addresses were validated; leave it for the server to refuse
+    return f"{local}@{domain}"
+
+
 def address_header(name: str, email: str) -> str:
     """An address with its display name, encoded when not ASCII, checked."""
-    value = formataddr((name, email), charset="utf-8") if name else email
+    email = ascii_domain(email)
+    if email.isascii():
+        value = formataddr((name, email), charset="utf-8") if name else email
+    else:
+        # A non-ASCII mailbox name stays UTF-8 (RFC 6532): the SMTP path sends it only
+        # to servers that offer SMTPUTF8. formataddr refuses it, so encode the name alone.
+        display = formataddr((name, "x@x"), charset="utf-8").rpartition(" <")[0] if name else ""
+        value = f"{display} <{email}>" if display else email
     return check_header("To", value)
 
 

@@ -170,6 +170,33 @@ def test_transient_answers_are_retried_and_permanent_ones_recorded(audience, sin
     assert campaign.counts()["sent"] == 4
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["smtputf8", "ascii-only"])
+def test_an_internationalised_address_goes_out_as_the_server_can_take_it(
+    audience, sink, pipelining, smtputf8
+):
+    # Addresses are stored with their Unicode domain; the envelope and the To header
+    # carry its IDNA form, which every server takes. A non-ASCII mailbox name needs
+    # SMTPUTF8: without it that one reader fails, with the reason, and nobody else.
+    sink.pipelining, sink.smtputf8 = pipelining, smtputf8
+    news = audience["lists"][0]
+    subscribe(news, "ada@bücher.de", "Ada")
+    subscribe(news, "josé@example.org", "José")
+    campaign = send_now(audience)
+    assert sender.run_sender(campaign.pk) == "done"
+    assert sink.counts["ada@xn--bcher-kva.de"] == 1
+    message = dict(sink.parsed())["ada@xn--bcher-kva.de"]
+    assert message["To"].addresses[0].addr_spec == "ada@xn--bcher-kva.de"
+    jose = Delivery.objects.get(campaign=campaign, subscriber__email="josé@example.org")
+    if smtputf8:
+        assert jose.status == Delivery.Status.SENT and sink.counts["josé@example.org"] == 1
+        raw = dict(sink.raw)["josé@example.org"]
+        assert "\r\nTo: =?utf-8?b?Sm9zw6k=?= <josé@example.org>\r\n".encode() in raw
+    else:
+        assert jose.status == Delivery.Status.FAILED and "SMTPUTF8" in jose.error
+    assert campaign.counts()["sent"] == len(EXPECTED) + 1 + smtputf8
+
+
 def test_transient_failures_back_off_then_give_up(audience, sink):
     sink.answers = {"raquel.ortega@example.org": [451]}
     campaign = send_now(audience)

@@ -164,7 +164,8 @@ def test_settings_take_every_absolute_address_from_host_and_port(tmp_path):
     environ = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SITE_URL", "HOST", "PORT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
+        if key
+        not in {"SITE_URL", "FRONTEND_URL", "HOST", "PORT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"}
     }
     environ.update(
         DJANGO_SETTINGS_MODULE="penelope.settings",
@@ -176,7 +177,7 @@ def test_settings_take_every_absolute_address_from_host_and_port(tmp_path):
     script = (
         "import json; from django.conf import settings as s; print(json.dumps(["
         "s.SITE_URL, s.WAGTAILAPI_BASE_URL, s.WAGTAILADMIN_BASE_URL, s.ALLOWED_HOSTS, "
-        "s.CSRF_TRUSTED_ORIGINS]))"
+        "s.CSRF_TRUSTED_ORIGINS, s.FRONTEND_URL, s.FRONTEND_PREVIEW_URL]))"
     )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", "import django; django.setup(); " + script],
@@ -186,6 +187,11 @@ def test_settings_take_every_absolute_address_from_host_and_port(tmp_path):
         text=True,
         check=True,
     )
-    site, api, admin, hosts, origins = json.loads(result.stdout.strip().splitlines()[-1])
+    site, api, admin, hosts, origins, frontend, preview = json.loads(
+        result.stdout.strip().splitlines()[-1]
+    )
     assert site == api == admin == "http://127.0.0.1:8101"
+    # No external site configured: page links go to the CMS's own pages, and the preview
+    # uses its templates (nothing else listens on another port).
+    assert frontend == site and preview == ""
     assert hosts == ["127.0.0.1"] and origins == ["http://127.0.0.1:8101"]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from mailing.sending.ledger import Recipient
-from mailing.sending.message import MessageTemplate
+from mailing.sending.message import MessageTemplate, ascii_domain
 from mailing.sending.transports.base import (
     Outcome,
     Permanent,
@@ -24,8 +24,9 @@ from mailing.sending.transports.base import (
 
 
 def _bare(address: str) -> str:
-    """An address for the SMTP envelope (stored addresses are validated; never let CR/LF in)."""
-    return address.replace("\r", "").replace("\n", "").strip("<> ")
+    """An address for the SMTP envelope: its domain in IDNA form (stored addresses are
+    validated and may hold a Unicode domain; never let CR/LF in)."""
+    return ascii_domain(address.replace("\r", "").replace("\n", "").strip("<> "))
 
 
 class SmtpTransport(Transport):
@@ -90,14 +91,18 @@ class SmtpTransport(Transport):
                 self.open()
             except (smtplib.SMTPException, OSError) as exc:
                 raise Transient(f"connection: {exc}") from exc
-        smtp, sender = self.smtp, self.template.sender
+        smtp, sender, rcpt = self.smtp, self.template.sender, _bare(to)
+        options = " BODY=8BITMIME" if self.template.eight_bit and self.has_8bit else ""
+        if not rcpt.isascii():
+            # A non-ASCII mailbox name (the domain is IDNA already) needs RFC 6531.
+            if not smtp.has_extn("smtputf8"):
+                raise Permanent("the mail server takes no non-ASCII mailbox name (no SMTPUTF8)")
+            options += " SMTPUTF8"
+            smtp.command_encoding = "utf-8"
         try:
-            options = " BODY=8BITMIME" if self.template.eight_bit and self.has_8bit else ""
             if self.pipelining:
                 # RFC 2920: MAIL, RCPT and DATA in one write, then their three answers.
-                smtp.send(
-                    f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{_bare(to)}>\r\nDATA\r\n".encode()
-                )
+                smtp.send(f"MAIL FROM:<{sender}>{options}\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode())
                 replies = [smtp.getreply() for _ in range(3)]
                 (mail_code, mail_text), (rcpt_code, rcpt_text), (code, text) = replies
                 if code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
@@ -111,7 +116,7 @@ class SmtpTransport(Transport):
                 code, text = smtp.mail(sender, options.split())
                 if code != 250:
                     raise self._refused(code, text)
-                code, text = smtp.rcpt(to)
+                code, text = smtp.rcpt(rcpt)
                 if code not in (250, 251):
                     raise self._refused(code, text)
                 # smtplib.data() would re-scan 60 KB per message for line endings; the
