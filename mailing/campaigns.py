@@ -188,7 +188,9 @@ def start(campaign_id: int) -> bool:
             revision=revision,
         ):
             return False
-        rendered = render_email(issue)
+        # An internal list's issue has no public web copy: no dead "view in browser" link.
+        internal = campaign.lists.filter(is_public=False).exists()
+        rendered = render_email(issue, extra_context={"no_web_link": internal})
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
         campaign.html = rendered.html

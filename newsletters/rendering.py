@@ -63,7 +63,10 @@ class RenderedBlock:
 
 
 def render_email(page, *, extra_context=None) -> RenderedEmail:
-    """Render a NewsletterPage (live object or a revision's ``as_object()``)."""
+    """Render a NewsletterPage (live object or a revision's ``as_object()``).
+
+    ``extra_context``: e.g. ``{"no_web_link": True}`` when the email has no "view in
+    browser" copy to link to (sent to an internal list)."""
     context = issue_context(page, extra_context)
     mjml_source = render_to_string("newsletters/email/issue.mjml", context)
     html = fold_long_lines(mjml2html(mjml_source, disable_comments=True))

@@ -31,6 +31,7 @@ def campaign(seeded):
 
 def test_the_web_copy_lives_under_the_campaigns_key(client, campaign):
     url = web_url(campaign)
+    assert "View in browser" in campaign.html and "%%WEB_URL%%" in campaign.html
     assert url == f"https://cms.example.org/newsletters/{campaign.key}/"
     assert len(campaign.key) >= 16 and f"/newsletters/{campaign.pk}/" not in url
     response = client.get(f"/newsletters/{campaign.key}/")
@@ -55,6 +56,9 @@ def test_an_internal_lists_campaign_has_no_web_copy(client, seeded):
     internal = MailingListFactory(name="Partners only", slug="partners", is_public=False)
     campaign = started(seeded["newsletter"], [seeded["mailing_list"], internal])
     assert not campaign.has_web_copy()
+    # Its readers get no "view in browser" link that would lead to a 404.
+    assert "in browser" not in campaign.html and "%%WEB_URL%%" not in campaign.html
+    assert "in your browser" not in campaign.text and "%%WEB_URL%%" not in campaign.text
     by_key = client.get(f"/newsletters/{campaign.key}/")
     assert by_key.status_code == 404 and "This issue has no web copy" in by_key.text
     assert campaign.subject not in by_key.text
