@@ -32,7 +32,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
-from mjml import mjml2html
 
 from mailing import tokens
 from mailing.models import (
@@ -44,6 +43,7 @@ from mailing.models import (
     email_hash,
 )
 from mailing.sending.message import site_domain
+from newsletters.rendering import render_mjml
 
 logger = logging.getLogger(__name__)
 
@@ -374,9 +374,7 @@ def build_confirmation_email(subscriber: Subscriber, lists: list[MailingList]):
             "name": lists[0].name if len(lists) == 1 else settings.NEWSLETTER_SENDER_NAME
         }
         context["subject"] = subject
-        html = mjml2html(
-            render_to_string("mailing/email/confirm.mjml", context), disable_comments=True
-        )
+        html = render_mjml("mailing/email/confirm.mjml", context)
         text = render_to_string("mailing/email/confirm.txt", context)
     from_email = (
         f"{sender.from_name or settings.NEWSLETTER_SENDER_NAME} <{sender.from_email}>"

@@ -62,14 +62,20 @@ class RenderedBlock:
     text: str
 
 
+def render_mjml(template_name: str, context: dict) -> str:
+    """Any email template in MJML (the issue, the confirmation email) to folded HTML; the
+    preheader padding is in the context for ``newsletters/email/preheader.mjml``."""
+    source = render_to_string(template_name, {"preheader_padding": PREHEADER_PADDING, **context})
+    return fold_long_lines(mjml2html(source, disable_comments=True))
+
+
 def render_email(page, *, extra_context=None) -> RenderedEmail:
     """Render a NewsletterPage (live object or a revision's ``as_object()``).
 
     ``extra_context``: e.g. ``{"no_web_link": True}`` when the email has no "view in
     browser" copy to link to (sent to an internal list)."""
     context = issue_context(page, extra_context)
-    mjml_source = render_to_string("newsletters/email/issue.mjml", context)
-    html = fold_long_lines(mjml2html(mjml_source, disable_comments=True))
+    html = render_mjml("newsletters/email/issue.mjml", context)
     text = render_to_string("newsletters/email/issue.txt", context)
     return RenderedEmail(
         subject=page.subject,
