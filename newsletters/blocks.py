@@ -111,7 +111,20 @@ def page_link(page, context=None) -> str:
 
 
 def image_alt(image, alt, context=None) -> str:
-    """The alt text of an email image: the block's, else the image's description."""
+    """The alt text of an email image: the block's, else the image's description.
+
+    Every image of an email passes here, so it also reports an image that readers could
+    not load: its collection's view restriction keeps its file off public addresses."""
+    collection = getattr(image, "collection", None)
+    if collection is not None and collection.get_view_restrictions().exists():
+        report(
+            context,
+            _(
+                "The image “%(title)s” is in a collection restricted to signed-in people: "
+                "readers would see a broken image. Move it to a public collection."
+            )
+            % {"title": image.title},
+        )
     alt = (alt or "").strip() or (getattr(image, "description", "") or "").strip()
     if not alt:
         report(context, _("The image “%(title)s” has no alt text.") % {"title": image.title})

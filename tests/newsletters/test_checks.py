@@ -40,6 +40,26 @@ def test_image_without_alt_text_is_flagged(make_issue):
     assert messages(fixed) == []
 
 
+def test_image_readers_could_not_load_is_flagged(make_issue):
+    # A collection restricted to signed-in people: its files are not served to readers.
+    from wagtail.models import Collection, CollectionViewRestriction
+
+    private = Collection.get_first_root_node().add_child(name="Partners only")
+    CollectionViewRestriction.objects.create(
+        collection=private, restriction_type=CollectionViewRestriction.LOGIN
+    )
+    image = Image.objects.get(title="Portrait of Päivi Ekdahl")
+    issue = make_issue([("image", {"image": image, "alt_text": "Päivi Ekdahl"})])
+    assert messages(issue) == []
+    image.collection = private
+    image.save()
+    issue = make_issue([("image", {"image": image, "alt_text": "Päivi Ekdahl"})])
+    assert messages(issue) == [
+        "The image “Portrait of Päivi Ekdahl” is in a collection restricted to signed-in "
+        "people: readers would see a broken image. Move it to a public collection."
+    ]
+
+
 def hide(page, how):
     """Make ``page`` one an email may not show: unpublished, private or expired."""
     if how == "unpublished":
