@@ -41,6 +41,8 @@ def pytest_runtest_teardown(item, nextitem):
     yield
     if not _is_transactional(item):
         return
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
     from django.db import connections
     from pytest_django.plugin import blocking_manager_key
 
@@ -48,4 +50,15 @@ def pytest_runtest_teardown(item, nextitem):
         for connection in connections.all():
             contents = getattr(connection, "_test_serialized_contents", None)
             if contents:
+                # Without serialized rollback, Django's flush re-created content types and
+                # permissions under new ids: empty the tables again, quietly, first.
+                call_command(
+                    "flush",
+                    database=connection.alias,
+                    interactive=False,
+                    inhibit_post_migrate=True,
+                    verbosity=0,
+                )
                 connection.creation.deserialize_db_from_string(contents)
+    # The content types are back under their first ids: forget the ones cached meanwhile.
+    ContentType.objects.clear_cache()

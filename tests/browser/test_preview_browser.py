@@ -10,8 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-
 pytestmark = pytest.mark.browser
 
 # The smallest front end that previews drafts: what the README asks of a real one.
@@ -32,28 +30,6 @@ FRONT_END_PREVIEW = """<!doctype html>
   });
 </script></body></html>
 """
-
-
-@pytest.fixture(scope="module")
-def module_chromium():
-    """Chromium for this module, closed when it ends: test_campaign_browser.py starts a
-    Playwright of its own, which cannot run while the session-wide one (conftest's
-    `chromium`) is still open."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def editor_page(module_chromium):
-    """As conftest's `browser_page`: a fresh context (British English, Brussels time)."""
-    context = module_chromium.new_context(locale="en-GB", timezone_id="Europe/Brussels")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -80,25 +56,6 @@ def front_end(live_site):
     server.server_close()
 
 
-@pytest.fixture
-def one_request_at_a_time(live_server):
-    """The live server's threads share one in-memory SQLite connection, where two
-    concurrent writes fail ("database table is locked"); the editor's page writes
-    (preview data, editing-session pings) while the preview panel reads. Serve one
-    request at a time, as a single-process server would."""
-    httpd = live_server.thread.httpd
-    app = httpd.get_app()
-    lock = threading.Lock()
-
-    def serialised(environ, start_response):
-        with lock:
-            return list(app(environ, start_response))
-
-    httpd.set_app(serialised)
-    yield
-    httpd.set_app(app)
-
-
 def _sign_in(page, url):
     page.goto(f"{url}/admin/login/")
     page.get_by_label("Username").fill("editor")
@@ -120,7 +77,7 @@ def _preview_draft(page, url, interview, pull_quote):
 
 
 def test_an_editor_previews_a_draft_interview_with_and_without_a_front_end(
-    live_site, seeded, editor, one_request_at_a_time, front_end, editor_page, settings
+    live_site, seeded, editor, front_end, browser_page, settings
 ):
     from playwright.sync_api import expect
 
@@ -128,7 +85,7 @@ def test_an_editor_previews_a_draft_interview_with_and_without_a_front_end(
     settings.FRONTEND_PREVIEW_URL = ""
     interview = seeded["interviews"][0]
     published_quote = interview.pull_quote
-    page = editor_page
+    page = browser_page
     _sign_in(page, live_site["url"])
 
     preview = _preview_draft(
