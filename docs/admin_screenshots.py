@@ -23,6 +23,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = [
     ("admin-newsletter-editor", "newsletter-edit"),
     ("admin-send-or-schedule", "send"),
+    ("admin-send-confirm", "confirm"),
     ("admin-campaign-report", "campaign"),
     ("admin-subscribers", "/admin/snippets/mailing/subscriber/"),
     ("admin-interview-editor", "interview-edit"),
@@ -144,7 +145,21 @@ def main() -> None:
                 page.click("button[type=submit]")
                 page.wait_for_url(f"{base}/admin/")
                 for name, target in SHOTS:
-                    page.goto(base + paths.get(target, target))
+                    if target == "confirm":
+                        # The confirmation an editor passes before any list gets the
+                        # issue: a draft campaign made from the send screen.
+                        page.goto(base + paths["send"])
+                        page.get_by_label("PENELOPE newsletter").check()
+                        page.get_by_role("button", name="Review and send now…").click()
+                        page.wait_for_url("**/confirm/")
+                    else:
+                        page.goto(base + paths.get(target, target))
+                    if target == "interview-edit":
+                        # With its preview open: the CMS's own templates on a fresh install.
+                        page.get_by_role("button", name="Toggle preview").click()
+                        page.frame_locator("iframe[title='Preview']").last.locator(
+                            "h1"
+                        ).first.wait_for()
                     page.wait_for_load_state("networkidle")
                     path = OUT / f"{name}.png"
                     page.screenshot(path=str(path))

@@ -23,7 +23,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SIZES = {"desktop": (1024, 900), "phone": (390, 844)}
+# (file name suffix, viewport, colour scheme the mail client asks for)
+SHOTS = [
+    ("desktop", (1024, 900), "light"),
+    ("phone", (390, 844), "light"),
+    ("phone-dark", (390, 844), "dark"),
+]
 
 
 def setup_django(tmp: Path) -> None:
@@ -69,8 +74,10 @@ def photograph(html: str, media_root: Path) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for name, (width, height) in SIZES.items():
+        for name, (width, height), scheme in SHOTS:
             page = browser.new_page(viewport={"width": width, "height": height})
+            # Apple Mail and iOS follow the system's appearance through this media query.
+            page.emulate_media(color_scheme=scheme)
             page.route("**/*", serve_media)
             page.set_content(html, wait_until="load")
             target = OUT / f"newsletter-3-{name}.png"

@@ -313,7 +313,7 @@ def test_test_send_goes_to_the_addresses_only(audience):
 def test_a_campaign_that_cannot_start_is_marked_failed(audience, monkeypatch):
     from mailing import tasks
 
-    def broken(page):
+    def broken(page, **kwargs):
         raise RuntimeError("template missing")
 
     monkeypatch.setattr(campaigns, "render_email", broken)
