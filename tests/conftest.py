@@ -41,8 +41,10 @@ def pytest_runtest_teardown(item, nextitem):
     yield
     if not _is_transactional(item):
         return
+    from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
     from django.core.management import call_command
+    from django.core.management.color import no_style
     from django.db import connections
     from pytest_django.plugin import blocking_manager_key
 
@@ -60,5 +62,12 @@ def pytest_runtest_teardown(item, nextitem):
                     verbosity=0,
                 )
                 connection.creation.deserialize_db_from_string(contents)
+                # flush restarted PostgreSQL's sequences; the rows came back with their
+                # ids: move each sequence past them, or the next insert reuses id 1.
+                statements = connection.ops.sequence_reset_sql(no_style(), apps.get_models())
+                if statements:
+                    with connection.cursor() as cursor:
+                        for statement in statements:
+                            cursor.execute(statement)
     # The content types are back under their first ids: forget the ones cached meanwhile.
     ContentType.objects.clear_cache()
