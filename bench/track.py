@@ -144,6 +144,7 @@ def main():
         "TRACKING_FLUSH_EVERY": "100000000",
     }
     os.environ.update(env)
+    (tmp / "static").mkdir()
     os.chdir(ROOT)
     server = None
     try:
@@ -221,11 +222,14 @@ def main():
     finally:
         if server is not None:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _wait_for_302(port, timeout=30):
+def _wait_for_302(port, timeout=180):
     end = time.time() + timeout
     while time.time() < end:
         try:

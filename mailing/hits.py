@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import connections, transaction
 
 from mailing.models import CampaignLink, Delivery, DeliveryEvent, Engagement
 
@@ -218,7 +218,6 @@ def _flush_in_background():
 
 def flush() -> int:
     """Store every queued hit; how many were stored."""
-    close_old_connections()
     with queue().drain() as lines:
         return store(lines)
 
