@@ -207,7 +207,10 @@ def main():
         ratio = summary["click redirect"] / summary["static 302"]
         print(f"\nratio click redirect / static 302: {ratio:.2f} (goal ≥ 0.70)")
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
         server = None
         started = time.perf_counter()
         stored = hits.flush()
