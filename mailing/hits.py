@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connections, transaction
+from django.dispatch import receiver
 
 from mailing.models import CampaignLink, Delivery, DeliveryEvent, Engagement
 
@@ -224,18 +226,28 @@ class SpoolQueue:
 
 _queue = None
 _queue_lock = threading.Lock()
+SETTINGS = {"REDIS_URL", "TRACKING_SPOOL_DIR", "TRACKING_FLUSH_EVERY", "VAR_DIR"}
 
 
 def queue():
+    """This process's queue, made once from the settings (again when a test changes them)."""
     global _queue
-    redis_url = getattr(settings, "REDIS_URL", "")
-    spool = Path(getattr(settings, "TRACKING_SPOOL_DIR", settings.VAR_DIR / "tracking"))
-    wanted = ("redis", redis_url) if redis_url else ("spool", str(spool))
+    if _queue is not None:
+        return _queue
     with _queue_lock:
-        if _queue is None or _queue[0] != wanted:
-            backend = RedisQueue(redis_url) if redis_url else SpoolQueue(spool)
-            _queue = (wanted, backend)
-        return _queue[1]
+        if _queue is None:
+            redis_url = getattr(settings, "REDIS_URL", "")
+            spool = Path(getattr(settings, "TRACKING_SPOOL_DIR", settings.VAR_DIR / "tracking"))
+            _queue = RedisQueue(redis_url) if redis_url else SpoolQueue(spool)
+            _queue.flush_every = flush_every()
+        return _queue
+
+
+@receiver(setting_changed)
+def _forget_queue(setting, **kwargs):
+    global _queue
+    if setting in SETTINGS:
+        _queue = None
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -245,8 +257,9 @@ _flushing = threading.Lock()
 
 def record(kind: str, delivery_id: int, link_id: int = 0) -> None:
     """Queue one hit; past ``TRACKING_FLUSH_EVERY`` queued, flush in a background thread."""
-    size = queue().append(f"{kind} {delivery_id} {link_id} {int(time.time())}\n")
-    if size >= flush_every() and size % flush_every() == 0:
+    backend = queue()
+    size = backend.append(f"{kind} {delivery_id} {link_id} {int(time.time())}\n")
+    if size >= backend.flush_every and size % backend.flush_every == 0:
         threading.Thread(target=_flush_in_background, daemon=True).start()
 
 
