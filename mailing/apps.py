@@ -11,6 +11,9 @@ class MailingConfig(AppConfig):
 
         from mailing import tasks
         from mailing import tracking as tracking_handlers
+        from mailing.admin import pages
+
+        pages.add_panels()
 
         tracking.connect(tracking_handlers.on_tracking, dispatch_uid="mailing.tracking")
         post_spawn.connect(tasks.on_worker_spawn, dispatch_uid="mailing.dispatch_on_spawn")

@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailing import queue
+from mailing import links, queue
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
@@ -200,7 +200,14 @@ def start(campaign_id: int) -> bool:
             exclude_received_of=campaign.page_id if campaign.exclude_received else None,
         )
         campaign.recipients_count = ledger.materialise(campaign, who)
-        campaign.save(update_fields=["subject", "preheader", "html", "text", "recipients_count"])
+        campaign.track_clicks, campaign.track_opens = links.tracking_for(campaign.lists.all())
+        campaign.save(
+            update_fields=[
+                *("subject", "preheader", "html", "text", "recipients_count"),
+                *("track_clicks", "track_opens"),
+            ]
+        )
+        links.register(campaign)
     logger.info("campaign %s started: %s recipients", campaign.pk, campaign.recipients_count)
     return True
 

@@ -5,7 +5,7 @@ import logging
 
 from django_q.conf import Conf
 
-from mailing import campaigns, queue, signup
+from mailing import campaigns, hits, queue, signup
 from mailing.sending.sender import run_sender
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,11 @@ def send_campaign(campaign_id: int):
     if outcome == "more":
         queue.enqueue_senders(campaign_id, count=1)
     return outcome
+
+
+def flush_tracking():
+    """Store the clicks and opens the redirect and pixel queued (every minute)."""
+    return hits.flush()
 
 
 def process_signup(payload: dict):

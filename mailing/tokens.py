@@ -20,12 +20,18 @@ class InvalidToken(Exception):
     """Tampered, expired, of another purpose or unknown: the caller learns nothing more."""
 
 
-def make_token(purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
+def make_token(
+    purpose: str, subscriber_id: int, list_id: int | None = None, delivery_id: int | None = None
+) -> str:
+    """``delivery_id``: the message (hence the campaign) the link was sent in, so that an
+    unsubscribe is credited to it; tokens made before it existed simply lack it."""
     if purpose not in PURPOSES:
         raise ValueError(purpose)
     payload = {"s": subscriber_id}
     if list_id is not None:
         payload["l"] = list_id
+    if delivery_id:
+        payload["d"] = delivery_id
     return signing.dumps(payload, salt=f"mailing.{purpose}", compress=False)
 
 
@@ -43,8 +49,20 @@ def read_token(purpose: str, token: str, max_age: int | None = None) -> tuple[in
     return payload["s"], list_id if isinstance(list_id, int) else None
 
 
-def page_url(purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
-    token = make_token(purpose, subscriber_id, list_id)
+def read_delivery(purpose: str, token: str) -> int | None:
+    """The delivery a valid token was sent in, or None (an older token, or a bad one)."""
+    try:
+        payload = signing.loads(token, salt=f"mailing.{purpose}")
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    delivery = payload.get("d") if isinstance(payload, dict) else None
+    return delivery if isinstance(delivery, int) and not isinstance(delivery, bool) else None
+
+
+def page_url(
+    purpose: str, subscriber_id: int, list_id: int | None = None, delivery_id: int | None = None
+) -> str:
+    token = make_token(purpose, subscriber_id, list_id, delivery_id)
     return f"{settings.SITE_URL}/subscriptions/{purpose}/{token}/"
 
 
@@ -52,8 +70,10 @@ def confirm_url(subscriber_id: int, list_id: int | None = None) -> str:
     return page_url(CONFIRM, subscriber_id, list_id)
 
 
-def unsubscribe_url(subscriber_id: int, list_id: int | None = None) -> str:
-    return page_url(UNSUBSCRIBE, subscriber_id, list_id)
+def unsubscribe_url(
+    subscriber_id: int, list_id: int | None = None, delivery_id: int | None = None
+) -> str:
+    return page_url(UNSUBSCRIBE, subscriber_id, list_id, delivery_id)
 
 
 def preferences_url(subscriber_id: int) -> str:

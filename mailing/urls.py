@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mailing import views
+from mailing import redirects, views
 
 app_name = "mailing"
 
@@ -33,4 +33,6 @@ urlpatterns = [
     path("newsletters/<slug:key>/", views.web_version, name="web_version"),
     path("newsletters/test/<str:token>/", views.test_copy, name="test_copy"),
     path("subscriptions/test/<slug:what>/", views.test_link, name="test_link"),
+    path("t/o/<str:token>.gif", redirects.open_pixel, name="track_open"),
+    path("t/<str:token>/", redirects.click, name="track_click"),
 ]

@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from wagtail.models import Revision
 
-from mailing import signup, subscriptions, tokens
+from mailing import hits, signup, subscriptions, tokens
 from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
 from mailing.models import Campaign, MailingList, Subscriber, Subscription
 from mailing.sending.message import personal_values, web_copy
@@ -310,12 +310,14 @@ def unsubscribe_page(request, token):
         return _bad_link_page(request)
     if request.method == "POST":
         one_click = _is_one_click(request)
-        subscriptions.unsubscribe(
+        changed = subscriptions.unsubscribe(
             subscriber,
             mailing_list,
             source="one-click" if one_click else "unsubscribe page",
             ip_address=client_ip(request),
         )
+        if changed:
+            hits.credit_unsubscribe(tokens.read_delivery(tokens.UNSUBSCRIBE, token), subscriber.pk)
         if one_click:
             return HttpResponse("Unsubscribed.", content_type="text/plain")
         return _message(

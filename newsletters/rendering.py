@@ -142,15 +142,20 @@ def personalise(content: str, values: dict[str, str], *, html: bool = False) -> 
 class Personaliser:
     """Rendered content split once at its placeholders, filled per recipient by one join."""
 
-    def __init__(self, content: str, *, html: bool = False):
+    def __init__(self, content: str, *, html: bool = False, extra: dict[str, str] | None = None):
+        """``extra``: more placeholders (value key → placeholder) a sender adds."""
+        pattern, self.keys = _PLACEHOLDER_RE, _KEYS
+        if extra:
+            self.keys = {**_KEYS, **{placeholder: key for key, placeholder in extra.items()}}
+            pattern = re.compile("(" + "|".join(map(re.escape, self.keys)) + ")")
         # re.split with a group keeps the placeholders at the odd positions.
-        self.parts = _PLACEHOLDER_RE.split(content)
+        self.parts = pattern.split(content)
         self.html = html
 
     def fill(self, values: dict[str, str]) -> str:
         parts = self.parts[:]
         for index in range(1, len(parts), 2):
-            value = values.get(_KEYS[parts[index]], "") or ""
+            value = values.get(self.keys[parts[index]], "") or ""
             parts[index] = escape(value) if self.html else value
         return "".join(parts)
 

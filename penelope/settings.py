@@ -285,3 +285,13 @@ SENDING_STATUS_CHECK_EVERY = env.env_int("SENDING_STATUS_CHECK_EVERY", 10)
 BOUNCE_HARD_THRESHOLD = env.env_int("BOUNCE_HARD_THRESHOLD", 1)
 BOUNCE_SOFT_THRESHOLD = env.env_int("BOUNCE_SOFT_THRESHOLD", 3)
 BOUNCE_SOFT_WINDOW_DAYS = env.env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
+
+# --- click and open tracking ---
+# mailing/links.py, mailing/hits.py: clicks and opens are queued (Redis list with
+# REDIS_URL, else spool files here) and stored in batches by the worker every minute,
+# or once this many are queued.
+TRACKING_SPOOL_DIR = Path(os.environ.get("TRACKING_SPOOL_DIR", VAR_DIR / "tracking"))
+TRACKING_FLUSH_EVERY = env.env_int("TRACKING_FLUSH_EVERY", 500)
+# Image loads from these networks without a browser's user agent are proxies (Apple
+# Mail Privacy Protection), counted apart from opens.
+TRACKING_MACHINE_OPEN_NETWORKS = env.env_list("TRACKING_MACHINE_OPEN_NETWORKS", ["17.0.0.0/8"])

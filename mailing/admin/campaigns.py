@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.widgets import Button
 
-from mailing import campaigns
+from mailing import campaigns, links
+from mailing.admin import reports
 from mailing.admin.forms import SendForm
 from mailing.admin.reports import local, snapshot
 from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList
@@ -219,6 +220,9 @@ def confirm_view(request, campaign_id):
             messages.error(request, _("Fix the errors below before sending."))
         else:
             exclude = bool(earlier) and request.POST.get("recipients") != "all"
+            if "utm_shown" in request.POST:
+                campaign.utm = "utm" in request.POST
+                Campaign.objects.filter(pk=campaign.pk).update(utm=campaign.utm)
             try:
                 with transaction.atomic():
                     if to_publish is not None:
@@ -252,6 +256,8 @@ def confirm_view(request, campaign_id):
             if earlier
             else None,
             "earlier": earlier,
+            "tracks_clicks": links.tracking_for(lists)[0],
+            "tracks_opens": links.tracking_for(lists)[1],
             "when": when_label(campaign.send_at) if campaign.send_at else "",
             "send_url": send_url,
             "header_title": title,
@@ -324,6 +330,7 @@ def campaign_view(request, campaign_id):
         raise PermissionDenied
     title = campaign_title(campaign)
     allowed = can_send(request.user)
+    engagement = reports.figures(campaign)
     state = progress(campaign)
     return render(
         request,
@@ -337,6 +344,10 @@ def campaign_view(request, campaign_id):
                 for kind, count in state["events"].items()
             ],
             "chart": state["chart"],
+            "figures": engagement,
+            "figure_sources": reports.sources(campaign),
+            "link_rows": reports.link_rows(campaign),
+            "page_rows": reports.page_rows(campaign),
             "estimated_recipients": (
                 campaigns.count_recipients(campaign.lists.all())
                 if campaign.status in (Status.DRAFT, Status.SCHEDULED)

@@ -7,11 +7,14 @@ from datetime import timedelta
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import TruncHour, TruncMinute, TruncSecond
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from mailing.models import Campaign, Delivery, DeliveryEvent
+from mailing.models import Bounce, Campaign, CampaignLink, Delivery, DeliveryEvent, Engagement
+from mailing.sending.transports.capabilities import esp_name
 
 
 def local(moment):
@@ -174,4 +177,199 @@ def _chart(series: dict, moments: list, size: int, width: int, height: int) -> d
         "buckets": buckets,
         "start": local(start),
         "end": local(end),
+    }
+
+
+# --- engagement: delivered, bounced, opened, clicked, unsubscribed ----------------------
+
+
+def transport_label() -> tuple[str, str | None]:
+    """(what sends, the anymail ESP name or None for SMTP and other Django backends)."""
+    name = esp_name()
+    return (name or "SMTP"), name
+
+
+# What each figure rests on, for the transport in use (shown under the report).
+def sources(campaign: Campaign) -> list[tuple[str, str]]:
+    label, esp = transport_label()
+    # ESPs whose webhooks report deliveries (the README's capability table).
+    no_webhooks = {"scaleway"}
+    if esp is None:
+        delivered = _(
+            "accepted by the receiving mail server (SMTP 250), less the messages that bounced later"
+        )
+    elif esp in no_webhooks:
+        delivered = _("not reported: %(esp)s sends no delivery webhooks") % {"esp": label}
+    else:
+        delivered = _("reported by %(esp)s's delivery webhooks") % {"esp": label}
+    bounced = (
+        _("the mail server's refusals and the bounce messages that came back")
+        if esp is None
+        else _("%(esp)s's bounce webhooks") % {"esp": label}
+    )
+    opened = (
+        _(
+            "our invisible image, for lists that track opens; automatic loads by Apple Mail "
+            "Privacy Protection are counted apart"
+        )
+        if campaign.track_opens
+        else _("not measured: none of the lists tracks opens")
+        if esp is None
+        else _("%(esp)s's open webhooks, when its open tracking is on") % {"esp": label}
+    )
+    clicked = (
+        _("our link redirect on this site")
+        if campaign.track_clicks
+        else _("not measured: a list of this campaign does not track clicks")
+        if esp is None
+        else _("%(esp)s's click webhooks, when its click tracking is on") % {"esp": label}
+    )
+    return [
+        (_("Delivered"), delivered),
+        (_("Bounced"), bounced),
+        (_("Complained"), _("feedback loops of the mail providers, where they report")),
+        (_("Opened"), opened),
+        (_("Clicked"), clicked),
+        (_("Unsubscribed"), _("the unsubscribe link and the one-click header of this campaign")),
+    ]
+
+
+def figures(campaign: Campaign, *, flush: bool = True) -> dict:
+    """The report's figures, each counting recipients (deliveries) except ``clicks``.
+
+    ``flush``: first store the clicks and opens still queued, so the figures are current.
+    """
+    from mailing import hits
+
+    if flush:
+        hits.flush()
+    deliveries = campaign.deliveries
+    sent = deliveries.filter(status=Delivery.Status.SENT).count()
+    events = dict(
+        DeliveryEvent.objects.filter(delivery__campaign=campaign)
+        .values_list("kind")
+        .annotate(n=Count("delivery_id", distinct=True))
+        .order_by()
+    )
+    bounces = dict(
+        Bounce.objects.filter(delivery__campaign=campaign)
+        .values_list("type")
+        .annotate(n=Count("delivery_id", distinct=True))
+        .order_by()
+    )
+    bounced_any = (
+        deliveries.filter(
+            Q(bounces__type__in=[Bounce.Type.HARD, Bounce.Type.SOFT])
+            | Q(events__kind=DeliveryEvent.Kind.BOUNCED)
+        )
+        .distinct()
+        .count()
+    )
+    complained = (
+        deliveries.filter(
+            Q(bounces__type=Bounce.Type.COMPLAINT) | Q(events__kind=DeliveryEvent.Kind.COMPLAINED)
+        )
+        .distinct()
+        .count()
+    )
+    engaged = dict(
+        Engagement.objects.filter(campaign=campaign)
+        .values_list("kind")
+        .annotate(n=Count("id"), readers=Count("delivery_id", distinct=True))
+        .order_by()
+        .values_list("kind", "readers")
+    )
+    clicks = Engagement.objects.filter(campaign=campaign, kind=Engagement.Kind.CLICK).count()
+    if not campaign.track_clicks:
+        clicks = DeliveryEvent.objects.filter(
+            delivery__campaign=campaign, kind=DeliveryEvent.Kind.CLICKED
+        ).count()
+    _label, esp = transport_label()
+    delivered = (
+        max(0, sent - bounced_any) if esp is None else events.get(DeliveryEvent.Kind.DELIVERED, 0)
+    )
+    return {
+        "sent": sent,
+        "delivered": delivered,
+        "bounced": bounced_any,
+        "bounced_hard": bounces.get(Bounce.Type.HARD, 0),
+        "bounced_soft": bounces.get(Bounce.Type.SOFT, 0),
+        "complained": complained,
+        "opened": events.get(DeliveryEvent.Kind.OPENED, 0),
+        "machine_opened": engaged.get(Engagement.Kind.MACHINE_OPEN, 0),
+        "clicked": events.get(DeliveryEvent.Kind.CLICKED, 0),
+        "clicks": clicks,
+        "unsubscribed": events.get(DeliveryEvent.Kind.UNSUBSCRIBED, 0),
+    }
+
+
+def link_rows(campaign: Campaign) -> list[dict]:
+    """Each tracked link with its clicks (total) and clickers (unique), most clicked first."""
+    rows = (
+        CampaignLink.objects.filter(campaign=campaign)
+        .select_related("page")
+        .annotate(
+            n=Count("engagements"),
+            readers=Count("engagements__delivery", distinct=True),
+        )
+        .order_by("-n", "position")
+    )
+    return [
+        {
+            "url": row.url,
+            "page": row.page_id,
+            "page_title": row.page.title if row.page else "",
+            "clicks": row.n,
+            "unique": row.readers,
+        }
+        for row in rows
+    ]
+
+
+def page_rows(campaign: Campaign) -> list[dict]:
+    """Clicks credited to each content page the campaign linked to (several links to one
+    page add up; unique readers are counted once per page)."""
+    rows = (
+        Engagement.objects.filter(campaign=campaign, link__page__isnull=False)
+        .values("link__page", "link__page__title")
+        .annotate(n=Count("id"), readers=Count("delivery_id", distinct=True))
+        .order_by("-n", "link__page__title")
+    )
+    return [
+        {
+            "page": row["link__page"],
+            "title": row["link__page__title"],
+            "clicks": row["n"],
+            "unique": row["readers"],
+            "edit_url": reverse("wagtailadmin_pages:edit", args=[row["link__page"]]),
+        }
+        for row in rows
+    ]
+
+
+def page_clicks(page) -> dict:
+    """Clicks from newsletters to ``page``, summed across issues, and per campaign."""
+    from mailing import hits
+
+    hits.flush()
+    per_campaign = list(
+        Engagement.objects.filter(link__page=page)
+        .values("campaign", "campaign__page__title", "campaign__started_at")
+        .annotate(n=Count("id"), readers=Count("delivery_id", distinct=True))
+        .order_by("-campaign__started_at", "-campaign")
+    )
+    return {
+        "clicks": sum(row["n"] for row in per_campaign),
+        "unique": sum(row["readers"] for row in per_campaign),
+        "campaigns": [
+            {
+                "campaign": row["campaign"],
+                "issue": row["campaign__page__title"],
+                "started_at": local(row["campaign__started_at"]),
+                "clicks": row["n"],
+                "unique": row["readers"],
+                "url": reverse("mailing_campaign", args=[row["campaign"]]),
+            }
+            for row in per_campaign
+        ],
     }

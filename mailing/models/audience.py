@@ -81,6 +81,24 @@ class MailingList(models.Model):
             "when the signup form sends no wording of its own."
         ),
     )
+    track_clicks = models.BooleanField(
+        _("track clicks"),
+        default=True,
+        help_text=_(
+            "Links in campaigns to this list go through a short redirect on this site that "
+            "counts clicks per reader and per link."
+        ),
+    )
+    track_opens = models.BooleanField(
+        _("track opens"),
+        default=False,
+        help_text=_(
+            "Adds an invisible image that tells when a reader's mail program loaded it. "
+            "Under the GDPR and the ePrivacy rules this needs the readers' consent: say so "
+            "in the consent wording before turning it on. Apple Mail and image blocking "
+            "make the figure unreliable."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -80,6 +80,17 @@ class Campaign(models.Model):
         default=False,
         help_text=_("Leaves out subscribers an earlier campaign of the same issue reached."),
     )
+    utm = models.BooleanField(
+        _("campaign tags on links"),
+        default=True,
+        help_text=_(
+            "Adds utm_source, utm_medium and utm_campaign to links to the website, so its "
+            "analytics can tell visits from this newsletter."
+        ),
+    )
+    # Fixed when sending starts, from the lists' settings (``mailing.links.tracking_for``).
+    track_clicks = models.BooleanField(default=False, editable=False)
+    track_opens = models.BooleanField(default=False, editable=False)
     # Random per campaign: Message-IDs are <c{id}.{key}.d{delivery}@domain>, unguessable.
     key = models.CharField(max_length=32, default=_new_key, editable=False)
 

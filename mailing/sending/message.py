@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from mailing import tokens
+from mailing.links import Tracking, placeholder
 from mailing.models import Campaign, Delivery, MailingList
 from newsletters.rendering import PLACEHOLDERS, personalise
 from newsletters.validators import header_breaking
@@ -168,15 +169,21 @@ def personal_values(
     }
 
 
-def recipient_values(recipient, web: str) -> dict[str, str]:
-    """``personal_values`` of a leased ``Recipient``, with its signed links."""
-    return personal_values(
+def recipient_values(recipient, web: str, tracking: Tracking | None = None) -> dict[str, str]:
+    """``personal_values`` of a leased ``Recipient``, with its signed links (and its
+    tracked links, given the campaign's ``Tracking``)."""
+    values = personal_values(
         name=recipient.name,
         email=recipient.email,
-        unsubscribe_url=tokens.unsubscribe_url(recipient.subscriber_id, recipient.list_id),
+        unsubscribe_url=tokens.unsubscribe_url(
+            recipient.subscriber_id, recipient.list_id, recipient.delivery_id
+        ),
         preferences_url=tokens.preferences_url(recipient.subscriber_id),
         web_url=web,
     )
+    if tracking is not None:
+        values.update(tracking.values(recipient.delivery_id))
+    return values
 
 
 def headers(
@@ -276,6 +283,7 @@ class MessageTemplate:
     sender: str = ""
     web_url: str = ""
     msgid: str = ""  # the Message-ID with "{}" for the delivery id
+    tracking: Tracking | None = None
 
     @classmethod
     def build(cls, campaign: Campaign) -> MessageTemplate:
@@ -291,7 +299,8 @@ class MessageTemplate:
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
         ]
-        text, html = campaign.text, html_template(campaign.html)
+        tracking = Tracking(campaign)
+        text, html = tracking.text, html_template(tracking.html)
         # A name filled in per recipient may not be ASCII even when the issue is.
         personal = any(p in text + html for p in (FIELDS["name"], FIELDS["email"], HTML_NAME))
         eight_bit = personal or not (text.isascii() and html.isascii())
@@ -317,12 +326,16 @@ class MessageTemplate:
             sender=campaign.from_email,
             web_url=web_url(campaign),
             msgid=message_id(campaign, "{}"),
+            tracking=tracking,
         )
 
     def values(self, recipient, date: bytes) -> dict:
         """Token → bytes for one recipient; ``date``: the Date header, formatted."""
-        values = recipient_values(recipient, self.web_url)
-        out = {B_FIELDS[key]: value.encode() for key, value in values.items()}
+        values = recipient_values(recipient, self.web_url, self.tracking)
+        out = {
+            B_FIELDS.get(key) or placeholder(key).encode(): value.encode()
+            for key, value in values.items()
+        }
         out[B_TO] = address_header(values["name"], values["email"]).encode()
         out[B_DATE] = date
         out[B_MSGID] = self.msgid.format(recipient.delivery_id).encode()

@@ -8,6 +8,7 @@ import smtplib
 from django.core.mail import get_connection
 from django.core.mail.message import BadHeaderError
 
+from mailing.links import Tracking
 from mailing.models import Campaign
 from mailing.sending import message as msg
 from mailing.sending.ledger import Recipient
@@ -47,8 +48,10 @@ class BackendTransport(Transport):
         self.web_url = msg.web_url(campaign)
         self.list_id = msg.list_id_header(campaign)
         # Split at the placeholders once per campaign, not once per message.
-        self.text = Personaliser(campaign.text)
-        self.html = Personaliser(campaign.html, html=True)
+        self.tracking = Tracking(campaign)
+        extra = self.tracking.placeholders
+        self.text = Personaliser(self.tracking.text, extra=extra)
+        self.html = Personaliser(self.tracking.html, html=True, extra=extra)
 
     def send(self, batch: list[Recipient]) -> list[Outcome]:
         results = []
@@ -63,7 +66,7 @@ class BackendTransport(Transport):
 
     def build(self, recipient: Recipient):
         campaign = self.campaign
-        values = msg.recipient_values(recipient, self.web_url)
+        values = msg.recipient_values(recipient, self.web_url, self.tracking)
         try:
             message = msg.django_message(
                 campaign,

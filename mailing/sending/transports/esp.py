@@ -37,16 +37,19 @@ class BatchTransport(BackendTransport):
         self.format = caps.merge_field
         self.batch_size = min(batch_size, caps.batch_size)
         self.one_by_one = False
-        self.batch_text, self.batch_html = campaign.text, msg.html_template(campaign.html)
-        for key, placeholder in msg.FIELDS.items():
+        # Each tracked link (and the open pixel) is a merge field too.
+        self.fields = {**msg.FIELDS, **self.tracking.placeholders}
+        self.batch_text = self.tracking.text
+        self.batch_html = msg.html_template(self.tracking.html)
+        for key, placeholder in self.fields.items():
             self.batch_text = self.batch_text.replace(placeholder, self.field(key))
             self.batch_html = self.batch_html.replace(placeholder, self.field(key))
 
     def field(self, key):
-        return self.format.format(key) if self.format else msg.FIELDS[key]
+        return self.format.format(key) if self.format else self.fields[key]
 
     def key(self, key):
-        return key if self.format else msg.FIELDS[key]
+        return key if self.format else self.fields[key]
 
     def send(self, batch: list[Recipient]) -> list[Outcome]:
         from anymail.exceptions import AnymailUnsupportedFeature
@@ -87,7 +90,7 @@ class BatchTransport(BackendTransport):
         campaign = self.campaign
         data, headers, metadata = {}, {}, {}
         for r in batch:
-            values = msg.recipient_values(r, self.web_url)
+            values = msg.recipient_values(r, self.web_url, self.tracking)
             del values["web_url"]  # the same for everyone: merge_global_data
             data[r.email] = {self.key(k): v for k, v in values.items()}
             headers[r.email] = {"List-Unsubscribe": f"<{values['unsubscribe_url']}>"}
