@@ -4,7 +4,6 @@ from django.conf import settings
 from django.db import models
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
-from rest_framework.fields import DateTimeField
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.api import APIField
 from wagtail.contrib.routable_page.models import RoutablePageMixin, path
@@ -120,7 +119,7 @@ class NewsletterPage(Page):
         APIField("body"),
         # When it went to a public list (null until then, and for internal-only issues):
         # a front end builds its archive from `?type=newsletters.NewsletterPage&sent=true`.
-        APIField("sent_at", serializer=DateTimeField(source="public_sent_at", read_only=True)),
+        APIField("public_sent_at"),
     ]
 
     parent_page_types = ["newsletters.NewsletterIndexPage"]
