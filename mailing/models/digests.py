@@ -104,6 +104,9 @@ class DigestSchedule(models.Model):
             kwargs["update_fields"] = {*kwargs["update_fields"], "next_run_at"}
         super().save(*args, **kwargs)
 
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
     def _day_in(self, year: int, month: int) -> date | None:
         """The rhythm's day in that month (monthly)."""
         first = date(year, month, 1)
