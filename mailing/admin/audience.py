@@ -25,6 +25,7 @@ from wagtail.snippets.views.snippets import (
 )
 
 from mailing import retention, subscriptions
+from mailing.admin.forms import BoundedChoicesForm
 from mailing.exporting import csv_response, export_rows
 from mailing.models import (
     DigestSchedule,
@@ -57,6 +58,24 @@ class MailingListViewSet(SnippetViewSet):
     search_fields = ["name", "slug"]
     search_backend_name = None
     copy_view_enabled = False
+    edit_handler = ObjectList(
+        [
+            FieldPanel(name)
+            for name in (
+                "name",
+                "slug",
+                "description",
+                "is_public",
+                "double_opt_in",
+                "from_name",
+                "from_email",
+                "reply_to",
+                "consent_text",
+                "welcome_issue",
+            )
+        ],
+        base_form_class=BoundedChoicesForm,
+    )
 
     def get_queryset(self, request):
         status = Subscription.Status
@@ -271,17 +290,23 @@ class DigestScheduleViewSet(SnippetViewSet):
         "last_result",
     ]
     copy_view_enabled = False
-    form_fields = [
-        "mailing_list",
-        "enabled",
-        "frequency",
-        "week",
-        "weekday",
-        "time",
-        "time_zone",
-        "auto_send",
-        "notify_group",
-    ]
+    edit_handler = ObjectList(
+        [
+            FieldPanel(name)
+            for name in (
+                "mailing_list",
+                "enabled",
+                "frequency",
+                "week",
+                "weekday",
+                "time",
+                "time_zone",
+                "auto_send",
+                "notify_group",
+            )
+        ],
+        base_form_class=BoundedChoicesForm,
+    )
 
 
 def rhythm_label(schedule) -> str:

@@ -208,5 +208,7 @@ def test_the_admin_edits_a_rhythm(schedule, editor_client):
         },
     )
     assert bad.status_code == 200  # the form again, with its errors
+    huge = editor_client.post(url, {"mailing_list": "9" * 30, "notify_group": "9" * 25})
+    assert huge.status_code == 200
     listing = editor_client.get("/admin/snippets/mailing/digestschedule/").content.decode()
     assert "every Thursday at 07:30 (Europe/Brussels)" in listing

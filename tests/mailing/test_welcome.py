@@ -154,3 +154,37 @@ def test_import_sends_no_welcome_unless_asked(demo_list, smtp_server, sync_tasks
     messages = smtp_server.wait_for(2)
     assert sorted(m["To"] for m in messages) == ["imp2@example.org", "imp3@example.org"]
     assert {m["Subject"] for m in messages} == {"Welcome to the PENELOPE newsletter"}
+
+
+def test_an_editor_chooses_the_welcome_issue_in_the_list_form(demo_list, editor_client):
+    url = f"/admin/snippets/mailing/mailinglist/edit/{demo_list.pk}/"
+    form = editor_client.get(url)
+    assert form.status_code == 200 and "Welcome email" in form.content.decode()
+    data = {
+        "name": demo_list.name,
+        "slug": demo_list.slug,
+        "description": "",
+        "is_public": "on",
+        "double_opt_in": "on",
+        "from_name": "",
+        "from_email": "",
+        "reply_to": "",
+        "consent_text": "",
+        "welcome_issue": "",
+    }
+    assert editor_client.post(url, data).status_code == 302
+    demo_list.refresh_from_db()
+    assert demo_list.welcome_issue is None
+    not_an_issue = NewsletterPage.objects.get(issue_number=3).get_parent()  # the archive
+    response = editor_client.post(url, {**data, "welcome_issue": str(not_an_issue.pk)})
+    assert response.status_code == 200  # refused: only a newsletter issue can welcome
+    response = editor_client.post(url, {**data, "welcome_issue": "9" * 30})
+    assert response.status_code == 200
+    assert (
+        editor_client.post(url, {**data, "welcome_issue": str(welcome_pk(demo_list))}).status_code
+        == 302
+    )
+
+
+def welcome_pk(mailing_list):
+    return NewsletterPage.objects.get(issue_number=0).pk
