@@ -161,6 +161,7 @@ def seed_newsletter(content: dict) -> dict:
         )
         archive.add_child(instance=issue)
         issue.save_revision().publish()
+    welcome = seed_welcome(archive)
     if issue.sent_at is None or issue.public_sent_at is None:
         # Issue #3 went out to the public demo list after the pages it reports were
         # published: the archive lists it, and "Draft the next issue" collects only what
@@ -170,7 +171,7 @@ def seed_newsletter(content: dict) -> dict:
         NewsletterPage.objects.filter(pk=issue.pk).update(
             sent_at=issue.sent_at, public_sent_at=issue.public_sent_at
         )
-    return {"newsletter_index": archive, "newsletter": issue, "welcome": seed_welcome(archive)}
+    return {"newsletter_index": archive, "newsletter": issue, "welcome": welcome}
 
 
 def seed_welcome(archive: NewsletterIndexPage) -> NewsletterPage:
