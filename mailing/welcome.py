@@ -13,7 +13,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from mailing import campaigns
+from mailing import campaigns, queue
 from mailing.models import Campaign, Delivery, MailingList, SubscriberEvent
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,6 @@ def send_welcome(subscriber_id: int, list_id: int) -> int | None:
             mailing_list=mailing_list,
             detail={"campaign": campaign.pk, "issue": page.pk},
         )
-        campaigns.queue.enqueue_senders(campaign.pk, count=1)
+        queue.enqueue_senders(campaign.pk, count=1)
     logger.info("welcome campaign %s for subscriber %s", campaign.pk, subscriber_id)
     return campaign.pk

@@ -12,13 +12,14 @@ def absolute(path: str) -> str:
 
 def issues_feed(index, request, issues) -> HttpResponse:
     """RSS 2.0 (title, link, description, pubDate, guid per item)."""
-    link = absolute(index.get_url(request=request) or "/")
+    index_path = index.get_url(request=request) or "/"
+    link = absolute(index_path)
     feed = Rss201rev2Feed(
         title=f"{settings.NEWSLETTER_SENDER_NAME}: {index.title}",
         link=link,
         description=_("Every issue of the newsletter as it was sent."),
         language=(index.locale.language_code if index.locale_id else settings.LANGUAGE_CODE),
-        feed_url=absolute(index.get_url(request=request) + index.reverse_subpage("feed")),
+        feed_url=absolute(index_path + index.reverse_subpage("feed")),
     )
     for issue in issues:
         url = absolute(issue.get_url(request=request))
