@@ -108,13 +108,16 @@ def earlier_sends(page, lists=None) -> list[Campaign]:
 DRAFT_MAX_AGE = timedelta(days=1)
 
 
-def create(page, lists, *, send_at=None, user=None, rate_limit=None) -> Campaign:
+def create(
+    page, lists, *, send_at=None, user=None, rate_limit=None, kind=Campaign.Kind.ISSUE
+) -> Campaign:
     """A DRAFT campaign (``send_at`` None: as soon as it is confirmed); nothing sends it
     until ``schedule``."""
     lists = list(lists)
     from_name, from_email, reply_to = sender_address(lists[0] if lists else None)
     campaign = Campaign.objects.create(
         page=page,
+        kind=kind,
         status=Status.DRAFT,
         send_at=send_at,
         from_name=from_name,
@@ -168,14 +171,17 @@ def schedule(campaign: Campaign, *, exclude_received: bool | None = None) -> boo
     return True
 
 
-def start(campaign_id: int) -> bool:
+def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
     """Scheduled → sending: pin the published revision, render once, materialise the ledger.
 
     An issue unpublished since it was scheduled fails the campaign with the reason:
-    nothing but a published revision ever reaches a list.
+    nothing but a published revision ever reaches a list. ``only``: subscriber ids the
+    recipients are limited to (a welcome email); a welcome campaign never starts without.
     """
     with transaction.atomic():
         campaign = Campaign.objects.select_related("page").get(pk=campaign_id)
+        if campaign.kind != Campaign.Kind.ISSUE and only is None:
+            return False
         try:
             revision, issue = published(campaign.page)
         except NotPublished as exc:
@@ -188,9 +194,11 @@ def start(campaign_id: int) -> bool:
             revision=revision,
         ):
             return False
-        # An internal list's issue has no public web copy: no dead "view in browser" link.
+        # An internal list's issue has no public web copy: no dead "view in browser" link;
+        # nor has a welcome email.
         internal = campaign.lists.filter(is_public=False).exists()
-        rendered = render_email(issue, extra_context={"no_web_link": internal})
+        no_web_link = internal or campaign.kind != Campaign.Kind.ISSUE
+        rendered = render_email(issue, extra_context={"no_web_link": no_web_link})
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
         campaign.html = rendered.html
@@ -199,6 +207,8 @@ def start(campaign_id: int) -> bool:
             campaign.lists.all(),
             exclude_received_of=campaign.page_id if campaign.exclude_received else None,
         )
+        if only is not None:
+            who = who.filter(subscriber_id__in=only)
         campaign.recipients_count = ledger.materialise(campaign, who)
         campaign.track_clicks, campaign.track_opens = links.tracking_for(campaign.lists.all())
         campaign.save(
@@ -301,9 +311,11 @@ def settle_stopped(campaign_id: int) -> None:
 
 def _mark_issue_sent(campaign: Campaign):
     # The first finished campaign of an issue dates it; the next-issue draft starts there.
-    NewsletterPage.objects.filter(pk=campaign.page_id, sent_at__isnull=True).update(
-        sent_at=campaign.finished_at
-    )
+    # A welcome email is no issue of the newsletter: it dates nothing.
+    if campaign.kind != Campaign.Kind.ISSUE:
+        return
+    public = not campaign.lists.filter(is_public=False).exists()
+    NewsletterPage(pk=campaign.page_id).mark_sent(campaign.finished_at, public=public)
 
 
 # --- the dispatcher ----------------------------------------------------------------------
@@ -311,9 +323,9 @@ def _mark_issue_sent(campaign: Campaign):
 
 def due_ids() -> list[int]:
     return list(
-        Campaign.objects.filter(status=Status.SCHEDULED, send_at__lte=timezone.now()).values_list(
-            "pk", flat=True
-        )
+        Campaign.objects.filter(
+            status=Status.SCHEDULED, send_at__lte=timezone.now(), kind=Campaign.Kind.ISSUE
+        ).values_list("pk", flat=True)
     )
 
 

@@ -24,6 +24,9 @@ def seed_mailing(content: dict) -> dict:
             "I can unsubscribe at any time with the link in every issue.",
         },
     )
+    if mailing_list.welcome_issue_id is None and content.get("welcome") is not None:
+        mailing_list.welcome_issue = content["welcome"]
+        mailing_list.save(update_fields=["welcome_issue"])
     for email, name, language in DEMO_SUBSCRIBERS:
         subscriber, _ = Subscriber.objects.get_or_create(
             email=email, defaults={"name": name, "language": language}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -252,6 +253,30 @@ def queue_confirmations(import_id: str, *, by: str = "") -> int:
             confirmations={"people": len(items), "by": by, "at": timezone.now().isoformat()},
         )
     return len(items)
+
+
+def queue_welcomes(import_id: str) -> int:
+    """The list's welcome email to each person this import confirmed (still confirmed);
+    returns how many subscriptions were queued."""
+    from mailing.welcome import queue_welcome
+
+    Kind = SubscriberEvent.Kind
+    confirmed = SubscriberEvent.objects.filter(detail__import=import_id).filter(
+        Q(kind=Kind.IMPORTED, detail__status="confirmed") | Q(kind=Kind.CONFIRMED)
+    )
+    still = Subscription.objects.filter(
+        Exists(
+            confirmed.filter(
+                subscriber_id=OuterRef("subscriber_id"), mailing_list_id=OuterRef("mailing_list_id")
+            )
+        ),
+        status=Subscription.Status.CONFIRMED,
+    ).values_list("subscriber_id", "mailing_list_id")
+    queued = 0
+    for subscriber_id, list_id in still.iterator(chunk_size=5000):
+        queue_welcome(subscriber_id, [list_id])
+        queued += 1
+    return queued
 
 
 def send_confirmations(items: list) -> int:

@@ -43,6 +43,7 @@ from mailing.models import (
     email_hash,
 )
 from mailing.sending.message import site_domain
+from mailing.welcome import queue_welcome
 from newsletters.rendering import render_mjml
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def subscribe(
     consent_text: str = "",
     confirmed: bool = False,
     send_confirmation_email: bool = True,
+    welcome: bool | None = None,
 ) -> SubscribeResult:
     """Subscribe an address to lists, recording when, from where and under which wording.
 
@@ -193,7 +195,9 @@ def subscribe(
     (queued on commit) for all of them; others are confirmed at once, as is everything
     when ``confirmed`` is true (an editor vouching for consent). A suppressed address is
     left alone. Name and language are only taken for a new subscriber, so that nobody
-    can rename an existing subscriber by signing them up again.
+    can rename an existing subscriber by signing them up again. Subscriptions confirmed
+    here get the list's welcome email when ``welcome`` says so (by default: when the
+    list has no double opt-in and the person signed up themselves, not ``confirmed``).
     """
     clean_email(email)  # refuses what is not an address; the model stores the normal form
     lists = list(lists)
@@ -234,6 +238,7 @@ def subscribe(
                 Subscription.Status.CONFIRMED if direct else Subscription.Status.PENDING
             )
             subscription.created_at = now
+            subscription.pending_since = None  # waiting since created_at
             subscription.confirmed_at = now if direct else None
             subscription.unsubscribed_at = None
             subscription.source = source[:100]
@@ -264,6 +269,8 @@ def subscribe(
                 result.confirmed.append(subscription)
             else:
                 result.pending.append(subscription)
+        if result.confirmed and (not confirmed if welcome is None else welcome):
+            queue_welcome(subscriber.pk, [s.mailing_list_id for s in result.confirmed])
         if result.pending and send_confirmation_email:
             queue_confirmation(subscriber.pk, [s.mailing_list_id for s in result.pending])
             result.confirmation_queued = True
@@ -413,6 +420,7 @@ def confirm(
         pending = pending.filter(mailing_list=mailing_list)
     now = timezone.now()
     changed = 0
+    confirmed_lists = []
     with transaction.atomic():
         for subscription in pending.select_for_update():
             # Conditional UPDATE: a concurrent click of the same link confirms once.
@@ -423,6 +431,8 @@ def confirm(
                 == 1
             ):
                 changed += 1
+                if subscription.confirmed_at is None:  # not a re-confirmation
+                    confirmed_lists.append(subscription.mailing_list_id)
                 record_event(
                     subscriber,
                     Kind.CONFIRMED,
@@ -430,6 +440,8 @@ def confirm(
                     source=source,
                     ip_address=ip_address,
                 )
+        if confirmed_lists:
+            queue_welcome(subscriber.pk, confirmed_lists)
     return changed
 
 

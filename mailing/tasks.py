@@ -47,3 +47,24 @@ def on_worker_spawn(sender, proc_name=None, **kwargs):
         queue.enqueue_now(queue.DISPATCH, True, name="mailing-dispatch")
     except Exception:  # noqa: BLE001 - a broker hiccup must not stop the worker
         logger.exception("could not enqueue the campaign dispatcher")
+
+
+def send_welcome(subscriber_id: int, list_id: int):
+    """A list's welcome issue to one newly confirmed subscriber."""
+    from mailing import welcome
+
+    return welcome.send_welcome(subscriber_id, list_id)
+
+
+def run_digests():
+    """Draft (and, where a list allows it, send) the digests whose time came."""
+    from mailing import digests
+
+    return [run.summary() for run in digests.run_due()]
+
+
+def expire_pending():
+    """Delete signups left unconfirmed past SUBSCRIPTION_PENDING_MAX_AGE."""
+    from mailing import retention
+
+    return retention.expire_pending()

@@ -1,9 +1,11 @@
 """Registers the mailing admin (defined in ``mailing.admin``) with Wagtail."""
 
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 
 from mailing.admin import audience, campaigns, imports
+from mailing.admin import digests as digests_admin
 
 register_snippet(audience.AudienceGroup)
 
@@ -34,3 +36,17 @@ def register_send_header_button(page, user, view_name=None, next_url=None):
 @hooks.register("register_page_listing_more_buttons")
 def register_send_listing_button(page, user, next_url=None):
     return campaigns.listing_button(page, user, next_url)
+
+
+@hooks.register("register_log_actions")
+def register_digest_log_action(actions):
+    actions.register_action(
+        digests_admin.LOG_ACTION,
+        _("Drafted by the digest schedule"),
+        _("Drafted by the digest schedule"),
+    )
+
+
+@hooks.register("construct_homepage_panels")
+def add_digest_drafts_panel(request, panels):
+    panels.append(digests_admin.DraftsWaitingPanel(request))

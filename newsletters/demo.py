@@ -161,9 +161,48 @@ def seed_newsletter(content: dict) -> dict:
         )
         archive.add_child(instance=issue)
         issue.save_revision().publish()
-    if issue.sent_at is None:
-        # Issue #3 went out after the pages it reports were published: the archive lists
-        # it, and "Draft the next issue" collects only what editors publish from now on.
-        issue.sent_at = timezone.now()
-        NewsletterPage.objects.filter(pk=issue.pk).update(sent_at=issue.sent_at)
-    return {"newsletter_index": archive, "newsletter": issue}
+    welcome = seed_welcome(archive)
+    if issue.sent_at is None or issue.public_sent_at is None:
+        # Issue #3 went out to the public demo list after the pages it reports were
+        # published: the archive lists it, and "Draft the next issue" collects only what
+        # editors publish from now on.
+        issue.sent_at = issue.sent_at or timezone.now()
+        issue.public_sent_at = issue.public_sent_at or issue.sent_at
+        NewsletterPage.objects.filter(pk=issue.pk).update(
+            sent_at=issue.sent_at, public_sent_at=issue.public_sent_at
+        )
+    return {"newsletter_index": archive, "newsletter": issue, "welcome": welcome}
+
+
+def seed_welcome(archive: NewsletterIndexPage) -> NewsletterPage:
+    """The demo list's welcome email: issue 0, outside the numbered series."""
+    welcome = NewsletterPage.objects.filter(issue_number=0).first()
+    if welcome is None:
+        welcome = NewsletterPage(
+            title="Welcome to the PENELOPE newsletter",
+            slug="welcome",
+            issue_number=0,
+            subject="Welcome to the PENELOPE newsletter",
+            preheader="What you will receive from us, and how to change it.",
+            header_title="Welcome",
+            body=[
+                (
+                    "story",
+                    {
+                        "heading": "Thank you for subscribing",
+                        "text": (
+                            "<p>Every few weeks we send you the interviews, good practices "
+                            "and events of the PENELOPE project: cluster-based gender "
+                            "mainstreaming in European SMEs.</p><p>Past issues are in the "
+                            "newsletter archive on our site. You can change your "
+                            "preferences or leave with the links at the bottom of every "
+                            "email.</p>"
+                        ),
+                        "button": {"label": "", "url": ""},
+                    },
+                ),
+            ],
+        )
+        archive.add_child(instance=welcome)
+        welcome.save_revision().publish()
+    return welcome

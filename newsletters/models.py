@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.api import APIField
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
@@ -21,27 +22,44 @@ def next_issue_number() -> int:
     return NewsletterPage.next_issue_number()
 
 
-class NewsletterIndexPage(IndexPage):
-    """The archive of issues: the site lists those that were sent."""
+class NewsletterIndexPage(RoutablePageMixin, IndexPage):
+    """The archive of issues: the site lists those sent to a public list, with a feed."""
 
     subpage_types = ["newsletters.NewsletterPage"]
+    FEED_ITEMS = 50
 
     class Meta:
         verbose_name = _("newsletter archive")
 
-    def get_context(self, request, *args, **kwargs):
-        context = super().get_context(request, *args, **kwargs)
-        context["issues"] = (
+    def archived_issues(self):
+        return (
             NewsletterPage.objects.child_of(self)
             .live()
-            .filter(sent_at__isnull=False)
-            .order_by("-issue_number")
+            .public()
+            .filter(public_sent_at__isnull=False)
+            .order_by("-public_sent_at", "-issue_number")
         )
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["issues"] = self.archived_issues()
         return context
+
+    @path("feed/", name="feed")
+    def feed(self, request):
+        """RSS 2.0 of the archived issues, newest first."""
+        from newsletters.archive import issues_feed
+
+        return issues_feed(self, request, self.archived_issues()[: self.FEED_ITEMS])
 
 
 class NewsletterPage(Page):
-    issue_number = models.PositiveIntegerField(unique=True, default=next_issue_number)
+    # 0: an issue outside the numbered series (a list's welcome email), banded "Welcome".
+    issue_number = models.PositiveIntegerField(
+        unique=True,
+        default=next_issue_number,
+        help_text=_("0 for a welcome email, outside the numbered issues."),
+    )
     subject = models.CharField(
         max_length=200,
         validators=[single_line],
@@ -62,6 +80,11 @@ class NewsletterPage(Page):
     # Set by the sending pipeline when a campaign of this issue finishes; the next-issue
     # draft collects what was published since the latest one.
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, editable=False)
+    # Set with sent_at when the campaign went to public lists only: the issue is in the
+    # archive, its feed and the API's sent date, and search engines may index it.
+    public_sent_at = models.DateTimeField(
+        _("sent to a public list at"), null=True, blank=True, editable=False
+    )
 
     content_panels = Page.content_panels + [
         EmailChecksPanel(heading=_("Email checks")),
@@ -83,6 +106,7 @@ class NewsletterPage(Page):
         index.SearchField("body"),
         index.FilterField("issue_number"),
         index.FilterField("sent_at"),
+        index.FilterField("public_sent_at"),
     ]
     # The content API's fields (cms.api.representation), in the order the JSON shows them.
     api_fields = [
@@ -93,6 +117,9 @@ class NewsletterPage(Page):
         APIField("header_subtitle"),
         APIField("banner_image"),
         APIField("body"),
+        # When it went to a public list (null until then, and for internal-only issues):
+        # a front end builds its archive from `?type=newsletters.NewsletterPage&sent=true`.
+        APIField("public_sent_at"),
     ]
 
     parent_page_types = ["newsletters.NewsletterIndexPage"]
@@ -112,7 +139,24 @@ class NewsletterPage(Page):
         # the send must not make the issue unsent again.
         page = super().with_content_json(content)
         page.sent_at = self.sent_at
+        page.public_sent_at = self.public_sent_at
         return page
+
+    def mark_sent(self, when, *, public: bool) -> None:
+        """A campaign of this issue finished (called by the sending pipeline): the first
+        one dates the issue; the first to public lists only also puts it in the archive."""
+        changed = NewsletterPage.objects.filter(pk=self.pk, sent_at__isnull=True).update(
+            sent_at=when
+        )
+        if public:
+            changed += NewsletterPage.objects.filter(
+                pk=self.pk, public_sent_at__isnull=True
+            ).update(public_sent_at=when)
+        if changed:
+            from cms.api.models import ContentVersion
+
+            self.refresh_from_db(fields=["sent_at", "public_sent_at"])
+            ContentVersion.bump()  # the API's sent date and the archive changed
 
     def serve(self, request, *args, **kwargs):
         """The issue on the site once it was sent: the email without any personal data."""
@@ -122,7 +166,14 @@ class NewsletterPage(Page):
             raise Http404("This issue has not been sent yet.")
         rendered = render_email(self, extra_context={"web_copy": True})
         html = personalise(rendered.html, {}, html=True)
-        return HttpResponse(html, content_type=f"text/html; charset={settings.DEFAULT_CHARSET}")
+        response = HttpResponse(html, content_type=f"text/html; charset={settings.DEFAULT_CHARSET}")
+        if self.public_sent_at is None:
+            # Sent to an internal list: readable by link, never in search results.
+            response["X-Robots-Tag"] = "noindex, nofollow"
+            response.content = html.replace(
+                "<head>", '<head><meta name="robots" content="noindex, nofollow">', 1
+            )
+        return response
 
     def serve_preview(self, request, mode_name):
         """The email as a subscriber gets it, with the editor as the recipient."""

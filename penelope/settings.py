@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "wagtail.api.v2",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
+    "wagtail.contrib.routable_page",
     "wagtail.contrib.settings",
     "wagtail.embeds",
     "wagtail.sites",
@@ -227,6 +228,8 @@ LOGGING = {
 # --- subscribers ---
 # Double opt-in links expire; unsubscribe and preferences links do not.
 SUBSCRIPTION_CONFIRM_MAX_AGE = env.env_int("SUBSCRIPTION_CONFIRM_MAX_AGE", 7 * 24 * 3600)
+# Unconfirmed signups older than this are deleted with their personal data (mailing.retention).
+SUBSCRIPTION_PENDING_MAX_AGE = env.env_int("SUBSCRIPTION_PENDING_MAX_AGE", 30 * 24 * 3600)
 # Signup rate limits (Django cache; shared by every web process when REDIS_URL is set):
 # attempts per IP address, and confirmation emails per address, in each window.
 SUBSCRIPTION_RATE_WINDOW = env.env_int("SUBSCRIPTION_RATE_WINDOW", 3600)

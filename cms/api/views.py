@@ -36,6 +36,7 @@ PAGE_ORDERINGS = {
     "path": ("path",),
     "start": ("start",),  # events only
     "date": ("date",),  # interviews, good practices
+    "public_sent_at": ("public_sent_at",),  # newsletter issues: when they went to a public list
 }
 MAX_ID = 2**63 - 1  # the largest BigAutoField
 MAX_VALUES = 50  # per comma-separated filter: each is a condition in one SQL query
@@ -194,6 +195,7 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             "child_of",
             "descendant_of",
             "slug",
+            "sent",
             "fields",
             "format",
             "_",
@@ -311,6 +313,11 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
                 events = events.filter(start__lte=_moment(start_to, "start_to", end=True))
             queryset = queryset.filter(pk__in=events.order_by().values("pk"))
 
+        sent = _bool(request, "sent")
+        if sent is not None:
+            # Newsletter issues sent to a public list (their archive), or not yet.
+            queryset = by_model("public_sent_at", "public_sent_at__isnull", not sent)
+
         if "slug" in request.GET:
             queryset = queryset.filter(slug=request.GET["slug"])
         for name, inclusive in (("child_of", False), ("descendant_of", False)):
@@ -337,9 +344,9 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         if name not in PAGE_ORDERINGS:
             raise BadRequestError(f"cannot order by {order!r}")
         fields = PAGE_ORDERINGS[name]
-        if name in {"start", "date"} and len(models) != 1:
+        if name in {"start", "date", "public_sent_at"} and len(models) != 1:
             raise BadRequestError(f"order={name} needs a single page type (type=…)")
-        if name in {"start", "date"} and not _models_with(name, models):
+        if name in {"start", "date", "public_sent_at"} and not _models_with(fields[0], models):
             raise BadRequestError(f"this page type has no {name}")
         prefix = "-" if order.startswith("-") else ""
         return tuple(prefix + f for f in fields)

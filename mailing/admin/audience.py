@@ -24,9 +24,11 @@ from wagtail.snippets.views.snippets import (
     SnippetViewSetGroup,
 )
 
-from mailing import subscriptions
+from mailing import retention, subscriptions
+from mailing.admin.forms import BoundedChoicesForm
 from mailing.exporting import csv_response, export_rows
 from mailing.models import (
+    DigestSchedule,
     MailingList,
     Subscriber,
     Subscription,
@@ -56,6 +58,24 @@ class MailingListViewSet(SnippetViewSet):
     search_fields = ["name", "slug"]
     search_backend_name = None
     copy_view_enabled = False
+    edit_handler = ObjectList(
+        [
+            FieldPanel(name)
+            for name in (
+                "name",
+                "slug",
+                "description",
+                "is_public",
+                "double_opt_in",
+                "from_name",
+                "from_email",
+                "reply_to",
+                "consent_text",
+                "welcome_issue",
+            )
+        ],
+        base_form_class=BoundedChoicesForm,
+    )
 
     def get_queryset(self, request):
         status = Subscription.Status
@@ -80,6 +100,13 @@ class SubscriberFilterSet(WagtailFilterSet):
         label=_("Subscription status"), choices=Subscription.Status.choices, method="keep"
     )
 
+    disengaged = django_filters.NumberFilter(
+        label=_("Opened and clicked nothing in their last … campaigns"),
+        min_value=1,
+        max_value=1000,
+        method="keep",
+    )
+
     class Meta:
         model = Subscriber
         fields = ["status", "language"]
@@ -98,6 +125,9 @@ class SubscriberFilterSet(WagtailFilterSet):
             if status:
                 wanted = wanted.filter(status=status)
             queryset = queryset.filter(Exists(wanted))
+        campaigns = self.form.cleaned_data.get("disengaged")
+        if campaigns:
+            queryset = retention.disengaged(campaigns, queryset)
         return queryset
 
 
@@ -244,8 +274,54 @@ class SuppressionViewSet(SnippetViewSet):
     )
 
 
+class DigestScheduleViewSet(SnippetViewSet):
+    model = DigestSchedule
+    icon = "time"
+    menu_label = _("Digest schedules")
+    list_display = [
+        TitleColumn(
+            "mailing_list",
+            label=_("List"),
+            url_name="wagtailsnippets_mailing_digestschedule:edit",
+        ),
+        Column("rhythm", label=_("Rhythm"), accessor=lambda obj: rhythm_label(obj)),
+        Column("auto_send", label=_("Sends on its own")),
+        DateColumn("next_run_at", label=_("Next run")),
+        "last_result",
+    ]
+    copy_view_enabled = False
+    edit_handler = ObjectList(
+        [
+            FieldPanel(name)
+            for name in (
+                "mailing_list",
+                "enabled",
+                "frequency",
+                "week",
+                "weekday",
+                "time",
+                "time_zone",
+                "auto_send",
+                "notify_group",
+            )
+        ],
+        base_form_class=BoundedChoicesForm,
+    )
+
+
+def rhythm_label(schedule) -> str:
+    at = f"{schedule.time:%H:%M} ({schedule.time_zone})"
+    if schedule.frequency == DigestSchedule.Frequency.WEEKLY:
+        return _("every %(day)s at %(at)s") % {"day": schedule.get_weekday_display(), "at": at}
+    return _("every %(week)s %(day)s of the month at %(at)s") % {
+        "week": schedule.get_week_display(),
+        "day": schedule.get_weekday_display(),
+        "at": at,
+    }
+
+
 class AudienceGroup(SnippetViewSetGroup):
-    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet)
+    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet, DigestScheduleViewSet)
     menu_icon = "group"
     menu_label = _("Audience")
     menu_name = "audience"
@@ -334,4 +410,27 @@ class EraseBulkAction(_SubscriberBulkAction):
         ) % {"count": num_parent_objects}
 
 
-BULK_ACTIONS = (UnsubscribeBulkAction, SuppressBulkAction, EraseBulkAction)
+class ReconfirmBulkAction(_SubscriberBulkAction):
+    display_name = _("Ask to confirm again")
+    action_type = "reconfirm"
+    aria_label = _("Ask the selected subscribers to confirm their subscriptions again")
+    question = _(
+        "Ask these subscribers to confirm their subscriptions again? They receive a "
+        "confirmation email and no newsletter until they confirm; unconfirmed, their "
+        "subscriptions expire like any signup."
+    )
+    action_priority = 30
+
+    @staticmethod
+    def apply(subscriber, source):
+        retention.request_reconfirmation(subscriber, source=source)
+
+    def get_success_message(self, num_parent_objects, num_child_objects):
+        return ngettext(
+            "%(count)d subscriber asked to confirm again.",
+            "%(count)d subscribers asked to confirm again.",
+            num_parent_objects,
+        ) % {"count": num_parent_objects}
+
+
+BULK_ACTIONS = (ReconfirmBulkAction, UnsubscribeBulkAction, SuppressBulkAction, EraseBulkAction)

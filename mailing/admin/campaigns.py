@@ -420,7 +420,9 @@ def index_view(request):
     if not request.user.has_perm("wagtailadmin.access_admin"):
         raise PermissionDenied
     listed = (
-        Campaign.objects.select_related("page")
+        # Welcome emails are one campaign per new subscriber: the list's own history.
+        Campaign.objects.filter(kind=Campaign.Kind.ISSUE)
+        .select_related("page")
         .prefetch_related(Prefetch("lists", queryset=MailingList.objects.order_by("name")))
         .annotate(
             sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)),

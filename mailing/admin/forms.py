@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateTimeInput
 
 from mailing.models import MailingList
@@ -133,3 +134,41 @@ class ImportForm(forms.Form):
         choices=[("", _("Detect automatically")), *DELIMITER_CHOICES],
         required=False,
     )
+
+
+MAX_ID = 2**63 - 1  # the largest BigAutoField
+
+
+def _past_every_id(value) -> bool:
+    text = str(value or "").strip()
+    return text.isascii() and text.isdigit() and int(text) > MAX_ID
+
+
+class BoundedChoicesForm(WagtailAdminModelForm):
+    """A snippet form whose related-object fields refuse ids past every database integer
+    with a form error. Django's field and Wagtail's chooser widget would look such a
+    number up, and SQLite raises OverflowError: a 500."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out_of_range = []
+        if not self.is_bound:
+            return
+        data = self.data.copy()
+        for name, field in self.fields.items():
+            single = isinstance(field, forms.ModelChoiceField) and not isinstance(
+                field, forms.ModelMultipleChoiceField
+            )
+            key = self.add_prefix(name)
+            if single and _past_every_id(data.get(key)):
+                data[key] = ""  # neither looked up nor shown again
+                self.out_of_range.append(name)
+        self.data = data
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.out_of_range:
+            self.add_error(
+                name, ValidationError(self.fields[name].error_messages["invalid_choice"])
+            )
+        return cleaned

@@ -15,3 +15,4 @@ from mailing.models.audience import (  # noqa: F401
 from mailing.models.bounces import Bounce  # noqa: F401, E402
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402
 from mailing.models.tracking import CampaignLink, Engagement  # noqa: F401, E402
+from mailing.models.digests import DigestSchedule  # noqa: F401, E402

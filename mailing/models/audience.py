@@ -99,6 +99,18 @@ class MailingList(models.Model):
             "make the figure unreliable."
         ),
     )
+    welcome_issue = models.ForeignKey(
+        "newsletters.NewsletterPage",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("welcome email"),
+        help_text=_(
+            "A newsletter issue (published) sent to each person once their subscription "
+            "to this list is confirmed."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -209,6 +221,9 @@ class Subscription(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
+    # When it last became pending (a signup or a re-confirmation request); unconfirmed
+    # past SUBSCRIPTION_PENDING_MAX_AGE, it expires. Empty: since ``created_at``.
+    pending_since = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # Consent record: where, how and under which wording the subscriber agreed.
@@ -285,6 +300,9 @@ class SubscriberEvent(models.Model):
         SUPPRESSED = "suppressed", _("Suppressed")
         EXPORTED = "exported", _("Data exported")
         ERASED = "erased", _("Erased")
+        EXPIRED = "expired", _("Signup expired unconfirmed")
+        RECONFIRM_REQUESTED = "reconfirm_requested", _("Asked to confirm again")
+        WELCOMED = "welcomed", _("Welcome email queued")
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="events")
     mailing_list = models.ForeignKey(

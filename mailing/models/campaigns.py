@@ -22,7 +22,11 @@ class CampaignQuerySet(models.QuerySet):
         """Campaigns whose "view in browser" copy is public: under way or sent, to public
         lists only (an internal list's issue stays in its readers' inboxes)."""
         shown = [Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.SENT]
-        return self.filter(status__in=shown).exclude(html="").exclude(lists__is_public=False)
+        return (
+            self.filter(status__in=shown, kind=Campaign.Kind.ISSUE)
+            .exclude(html="")
+            .exclude(lists__is_public=False)
+        )
 
 
 class Campaign(models.Model):
@@ -43,6 +47,11 @@ class Campaign(models.Model):
         SENT = "sent", _("Sent")
         CANCELLED = "cancelled", _("Cancelled")
         FAILED = "failed", _("Failed")
+
+    class Kind(models.TextChoices):
+        ISSUE = "issue", _("Issue")
+        # One subscriber's welcome email, queued when they confirm (mailing.welcome).
+        WELCOME = "welcome", _("Welcome email")
 
     # from → allowed targets; the only place where status changes are defined.
     TRANSITIONS = {
@@ -68,6 +77,7 @@ class Campaign(models.Model):
     )
     lists = models.ManyToManyField("mailing.MailingList", related_name="campaigns")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ISSUE)
     send_at = models.DateTimeField(null=True, blank=True)
     from_name = models.CharField(max_length=200, blank=True)
     from_email = models.EmailField(blank=True)

@@ -36,7 +36,8 @@ def test_home_page_leads_to_the_archive_which_lists_issue_3(client, issue3):
 def test_archive_lists_only_sent_issues_newest_first(client, issue3, make_issue):
     unsent = make_issue([])
     sent = make_issue([])
-    NewsletterPage.objects.filter(pk=sent.pk).update(sent_at=timezone.now())
+    now = timezone.now()
+    NewsletterPage.objects.filter(pk=sent.pk).update(sent_at=now, public_sent_at=now)
     page = soup(client.get("/newsletter/"))
     titles = [a.get_text() for a in page.select("article h2 a")]
     assert titles == [sent.title, "Newsletter #3"]
@@ -44,7 +45,7 @@ def test_archive_lists_only_sent_issues_newest_first(client, issue3, make_issue)
 
 
 def test_archive_says_so_when_nothing_was_sent(client, issue3):
-    NewsletterPage.objects.update(sent_at=None)
+    NewsletterPage.objects.update(sent_at=None, public_sent_at=None)
     response = client.get("/newsletter/")
     assert response.status_code == 200
     assert "No issue has been sent yet." in soup(response).get_text()

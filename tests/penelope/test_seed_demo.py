@@ -61,7 +61,7 @@ def test_seed_has_the_reported_events(seeded):
 
 
 def test_seed_composes_newsletter_3(seeded):
-    issue = NewsletterPage.objects.live().get()
+    issue = NewsletterPage.objects.live().exclude(issue_number=0).get()  # 0: the welcome email
     assert issue.issue_number == 3
     assert len(issue.body) > 5
     # Sent after the pages it reports were published: the next draft starts after it.

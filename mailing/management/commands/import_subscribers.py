@@ -57,6 +57,11 @@ class Command(BaseCommand):
             action="store_true",
             help="send the people left pending their confirmation email (through the worker)",
         )
+        parser.add_argument(
+            "--send-welcome",
+            action="store_true",
+            help="send the people this import confirmed the list's welcome email",
+        )
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
     def handle(self, *args, file, list_slug, confirmed, consent_text, dry_run, **options):
@@ -112,6 +117,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Rejected rows, with their line and reason: {rejects_path}")
         else:
             rejects_path.unlink(missing_ok=True)
+        if options["send_welcome"] and mailing_list.welcome_issue_id:
+            people = import_jobs.queue_welcomes(import_id)
+            self.stdout.write(f"Welcome email queued for {people} people.")
         if report.pending:
             if options["send_confirmations"]:
                 people = import_jobs.queue_confirmations(import_id, by="import_subscribers")
