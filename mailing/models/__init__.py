@@ -14,3 +14,4 @@ from mailing.models.audience import (  # noqa: F401
 )
 from mailing.models.bounces import Bounce  # noqa: F401, E402
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402
+from mailing.models.segments import Segment  # noqa: F401, E402

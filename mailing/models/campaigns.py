@@ -67,6 +67,16 @@ class Campaign(models.Model):
         help_text=_("The page revision pinned when sending starts."),
     )
     lists = models.ManyToManyField("mailing.MailingList", related_name="campaigns")
+    # Narrows the lists to the subscribers a segment selects when sending starts; kept
+    # (PROTECT) while a campaign names it, so a send never widens to whole lists.
+    segment = models.ForeignKey(
+        "mailing.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("segment"),
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     send_at = models.DateTimeField(null=True, blank=True)
     from_name = models.CharField(max_length=200, blank=True)
