@@ -3,7 +3,7 @@
 from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 
-from mailing.admin import audience, campaigns, imports
+from mailing.admin import audience, campaigns, imports, segments
 
 register_snippet(audience.AudienceGroup)
 
@@ -14,6 +14,11 @@ for _action in audience.BULK_ACTIONS:
 @hooks.register("register_admin_urls")
 def register_audience_urls():
     return imports.urls()
+
+
+@hooks.register("register_admin_urls")
+def register_segment_urls():
+    return segments.urls()
 
 
 @hooks.register("register_admin_urls")

@@ -25,6 +25,7 @@ from wagtail.snippets.views.snippets import (
 )
 
 from mailing import subscriptions
+from mailing.admin.segments import SegmentViewSet
 from mailing.exporting import csv_response, export_rows
 from mailing.models import (
     MailingList,
@@ -245,7 +246,7 @@ class SuppressionViewSet(SnippetViewSet):
 
 
 class AudienceGroup(SnippetViewSetGroup):
-    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet)
+    items = (MailingListViewSet, SubscriberViewSet, SegmentViewSet, SuppressionViewSet)
     menu_icon = "group"
     menu_label = _("Audience")
     menu_name = "audience"
