@@ -56,7 +56,8 @@ def setup(database_url: str):
 
 
 def timed(fn, *args, repeat=1, **kwargs):
-    """(best seconds, queries of the last run, result)."""
+    """(best seconds, queries of the last run, result); ``SQL_SECONDS`` gets the time the
+    database took in the best run (the rest is Python: forms, templates)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -65,9 +66,15 @@ def timed(fn, *args, repeat=1, **kwargs):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             result = fn(*args, **kwargs)
-            best = min(best, time.perf_counter() - started)
+            took = time.perf_counter() - started
+        if took < best:
+            best = took
+            SQL_SECONDS[0] = sum(float(q["time"]) for q in captured.captured_queries)
         queries = len(captured)
     return best, queries, result
+
+
+SQL_SECONDS = [0.0]
 
 
 def subscriber_rows(n: int, now):
@@ -266,7 +273,7 @@ def bench(n: int):
     rows = []
 
     def row(name, seconds, queries, goal=None, baseline=None, note=""):
-        rows.append((name, seconds, queries, goal, baseline, note))
+        rows.append((name, seconds, SQL_SECONDS[0], queries, goal, baseline, note))
 
     base_s, base_q, everyone = timed(
         lambda: Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).count(), repeat=3
@@ -339,14 +346,17 @@ def bench(n: int):
     seconds, queries, _size = timed(listing, "?q=reader12345", repeat=3)
     row("listing: search", seconds, queries, "listing", base_l)
 
-    print(f"{'measure':46} {'seconds':>9} {'queries':>8} {'vs base':>8} {'goal':>8}  note")
-    for name, seconds, queries, goal, baseline, note in rows:
+    print(
+        f"{'measure':42} {'seconds':>8} {'of SQL':>7} {'queries':>7} {'vs base':>8}"
+        f" {'goal':>10}  note"
+    )
+    for name, seconds, sql, queries, goal, baseline, note in rows:
         ratio = f"{seconds / baseline:.2f}x" if baseline else "-"
         target = ""
         if goal and connection.vendor == "postgresql":
             limit = GOALS[goal]
             target = f"{'ok' if seconds < limit else 'MISSED'} <{limit:g}"
-        print(f"{name:46} {seconds:9.3f} {queries:8} {ratio:>8} {target:>8}  {note}")
+        print(f"{name:42} {seconds:8.3f} {sql:7.3f} {queries:7} {ratio:>8} {target:>10}  {note}")
 
 
 def main():
