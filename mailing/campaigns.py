@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailing import queue, segments
+from mailing import queue, segments, variants
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
@@ -195,7 +195,8 @@ def start(campaign_id: int) -> bool:
             return False
         # An internal list's issue has no public web copy: no dead "view in browser" link.
         internal = campaign.lists.filter(is_public=False).exists()
-        rendered = render_email(issue, extra_context={"no_web_link": internal})
+        extra = {"no_web_link": internal}
+        rendered = render_email(issue, extra_context=extra)
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
         campaign.html = rendered.html
@@ -206,6 +207,8 @@ def start(campaign_id: int) -> bool:
             segment=campaign.segment,
         )
         campaign.recipients_count = ledger.materialise(campaign, who)
+        # Readers with topics get the issue rendered for their topic set, once per set.
+        variants.make(campaign, issue, extra)
         campaign.save(update_fields=["subject", "preheader", "html", "text", "recipients_count"])
     logger.info("campaign %s started: %s recipients", campaign.pk, campaign.recipients_count)
     return True

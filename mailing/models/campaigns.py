@@ -190,6 +190,10 @@ class Delivery(models.Model):
     )
     # The list the recipient is mailed through: one-click unsubscribe leaves that list.
     mailing_list_id = models.BigIntegerField(null=True, blank=True)
+    # The rendering for the reader's topics (``mailing.variants``); None: the campaign's own.
+    variant = models.ForeignKey(
+        "mailing.CampaignVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     lease_owner = models.CharField(max_length=40, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -225,6 +229,21 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.campaign_id}/{self.subscriber_id} {self.status}"
+
+
+class CampaignVariant(models.Model):
+    """The issue as rendered for one set of reader topics, when a block matches them;
+    readers without topics get the campaign's own rendering."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    topics = models.JSONField(default=list)
+    subject = models.CharField(max_length=255, blank=True)
+    preheader = models.CharField(max_length=255, blank=True)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"{self.campaign_id}: {', '.join(self.topics)}"
 
 
 class DeliveryEvent(models.Model):
