@@ -192,7 +192,11 @@ class Delivery(models.Model):
     mailing_list_id = models.BigIntegerField(null=True, blank=True)
     # The rendering for the reader's topics (``mailing.variants``); None: the campaign's own.
     variant = models.ForeignKey(
-        "mailing.CampaignVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "mailing.CampaignVariant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     lease_owner = models.CharField(max_length=40, blank=True)
