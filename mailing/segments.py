@@ -8,6 +8,7 @@ and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import reduce
 from operator import and_, or_
 
@@ -55,8 +56,12 @@ def country_q(value) -> Q:
 
 
 def topics_q(value) -> Q:
-    """Topics are stored as a JSON list of slugs: a quoted slug is one whole element."""
-    chosen = [Q(topics__icontains=f'"{slug}"') for slug in value.get("topics") or []]
+    """Topics are stored as a JSON list of slugs: a quoted slug is one whole element,
+    written as is (PostgreSQL) or with ``\\u`` escapes (SQLite keeps ``json.dumps``)."""
+    chosen = [
+        Q(topics__icontains=f'"{slug}"') | Q(topics__icontains=json.dumps(slug))
+        for slug in value.get("topics") or []
+    ]
     if not chosen:
         return Q(pk__in=[])
     return reduce(and_ if value.get("match") == "all" else or_, chosen)

@@ -124,6 +124,10 @@ def test_topics_any_and_all(people):
         "ben@example.org",
     ]
     assert emails(Subscriber.objects.filter(segments.conditions_q(all_of))) == ["ada@example.org"]
+    # Tags may have Unicode slugs.
+    SubscriberFactory(email="gil@example.org", topics=["égalité"])
+    accented = [("topics", {"topics": ["égalité"], "match": "any"})]
+    assert emails(Subscriber.objects.filter(segments.conditions_q(accented))) == ["gil@example.org"]
     # A slug inside another one is not a match ("gender" ≠ "gender-equality").
     SubscriberFactory(email="fay@example.org", topics=["gender-equality"])
     gender = [("topics", {"topics": ["gender"], "match": "any"})]
