@@ -122,3 +122,35 @@ def test_no_topic_block_no_variants(seeded, readers, monkeypatch):
     campaigns.schedule(campaign)
     assert campaigns.start(campaign.pk)
     assert calls == [] and not CampaignVariant.objects.exists()
+
+
+def test_raw_smtp_sends_each_reader_their_variant(issue, readers):
+    """The SMTP transport (one prebuilt message per rendering) through a loopback server."""
+    from django.test import override_settings
+
+    from tests.smtp import SmtpSink, smtp_settings
+
+    server = SmtpSink()
+    recorder = server.start()
+    try:
+        with override_settings(**smtp_settings(server.port)):
+            campaign = campaigns.create(issue, [readers])
+            campaigns.schedule(campaign)
+            assert campaigns.start(campaign.pk)
+            assert sender.run_sender(campaign.pk) == "done"
+        messages = recorder.wait_for(len(READERS))
+    finally:
+        server.stop()
+
+    def body(message):
+        part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+        return part.get_content().casefold()
+
+    got = {}
+    for message in messages:
+        local = message["To"].split("<")[-1].split("@")[0]
+        got[local] = "andrea luciana marcu" in body(message), "päivi ekdahl" in body(message)
+    assert got["digi1"] == (True, False)
+    assert got["gend1"] == (False, True)
+    assert got["none1"] == got["both1"] == got["other"] == (True, True)
+    assert len({m["Message-ID"] for m in messages}) == len(READERS)
