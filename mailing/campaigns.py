@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailing import links, queue
+from mailing import links, queue, segments, variants
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
@@ -63,12 +63,13 @@ def received(page_id: int):
     ).values("subscriber_id")
 
 
-def recipients(lists, *, exclude_received_of: int | None = None):
+def recipients(lists, *, exclude_received_of: int | None = None, segment=None):
     """(subscriber_id, list_id) of confirmed, active, unsuppressed subscribers, one per address.
 
     Addresses are unique per subscriber (case-insensitively), so grouping by subscriber
     deduplicates across lists; the lowest list id is the one the recipient is mailed through.
     ``exclude_received_of``: an issue's page id; leaves out whom it already reached.
+    ``segment``: only the subscribers it selects (``mailing.segments``).
     """
     subscriptions = Subscription.objects.filter(
         mailing_list__in=lists,
@@ -79,11 +80,13 @@ def recipients(lists, *, exclude_received_of: int | None = None):
     if exclude_received_of is not None:
         reached = received(exclude_received_of).filter(subscriber_id=OuterRef("subscriber_id"))
         subscriptions = subscriptions.filter(~Exists(reached))
+    if segment is not None:
+        subscriptions = subscriptions.filter(subscriber__in=segments.members(segment).values("pk"))
     return subscriptions.values("subscriber_id").annotate(list_id=Min("mailing_list_id")).order_by()
 
 
-def count_recipients(lists, *, exclude_received_of: int | None = None) -> int:
-    return recipients(lists, exclude_received_of=exclude_received_of).count()
+def count_recipients(lists, *, exclude_received_of: int | None = None, segment=None) -> int:
+    return recipients(lists, exclude_received_of=exclude_received_of, segment=segment).count()
 
 
 def earlier_sends(page, lists=None) -> list[Campaign]:
@@ -109,10 +112,17 @@ DRAFT_MAX_AGE = timedelta(days=1)
 
 
 def create(
-    page, lists, *, send_at=None, user=None, rate_limit=None, kind=Campaign.Kind.ISSUE
+    page,
+    lists,
+    *,
+    send_at=None,
+    user=None,
+    rate_limit=None,
+    segment=None,
+    kind=Campaign.Kind.ISSUE,
 ) -> Campaign:
-    """A DRAFT campaign (``send_at`` None: as soon as it is confirmed); nothing sends it
-    until ``schedule``."""
+    """A DRAFT campaign (``send_at`` None: as soon as it is confirmed) to ``lists``,
+    narrowed to ``segment`` when given; nothing sends it until ``schedule``."""
     lists = list(lists)
     from_name, from_email, reply_to = sender_address(lists[0] if lists else None)
     campaign = Campaign.objects.create(
@@ -125,17 +135,18 @@ def create(
         reply_to=reply_to,
         rate_limit=rate_limit or getattr(settings, "SENDING_RATE_LIMIT", 0) or None,
         created_by=user,
+        segment=segment,
     )
     campaign.lists.set(lists)
     return campaign
 
 
-def draft(page, lists, *, send_at=None, user=None) -> Campaign:
+def draft(page, lists, *, send_at=None, user=None, segment=None) -> Campaign:
     """The editor's draft for this issue, refilled (one per editor and issue), else a new one."""
     lists = list(lists)
     existing = Campaign.objects.filter(page=page, status=Status.DRAFT, created_by=user).first()
     if existing is None or user is None:
-        return create(page, lists, send_at=send_at, user=user)
+        return create(page, lists, send_at=send_at, user=user, segment=segment)
     from_name, from_email, reply_to = sender_address(lists[0] if lists else None)
     Campaign.objects.filter(pk=existing.pk).update(
         send_at=send_at,
@@ -143,6 +154,7 @@ def draft(page, lists, *, send_at=None, user=None) -> Campaign:
         from_email=from_email,
         reply_to=reply_to,
         created_at=timezone.now(),
+        segment=segment,
     )
     existing.refresh_from_db()
     existing.lists.set(lists)
@@ -198,7 +210,8 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
         # nor has a welcome email.
         internal = campaign.lists.filter(is_public=False).exists()
         no_web_link = internal or campaign.kind != Campaign.Kind.ISSUE
-        rendered = render_email(issue, extra_context={"no_web_link": no_web_link})
+        extra = {"no_web_link": no_web_link}
+        rendered = render_email(issue, extra_context=extra)
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
         campaign.html = rendered.html
@@ -206,11 +219,14 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
         who = recipients(
             campaign.lists.all(),
             exclude_received_of=campaign.page_id if campaign.exclude_received else None,
+            segment=campaign.segment,
         )
         if only is not None:
             who = who.filter(subscriber_id__in=only)
         campaign.recipients_count = ledger.materialise(campaign, who)
         campaign.track_clicks, campaign.track_opens = links.tracking_for(campaign.lists.all())
+        # Readers with topics get the issue rendered for their topic set, once per set.
+        variants.make(campaign, issue, extra)
         campaign.save(
             update_fields=[
                 *("subject", "preheader", "html", "text", "recipients_count"),

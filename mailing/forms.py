@@ -4,9 +4,11 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
 from mailing.models import MailingList
 from mailing.subscriptions import clean_email, clean_name, language_code
+from mailing.topics import MAX_TOPICS, clean_topics, topic_choices
 
 #: The honeypot: hidden from people by the signup form, filled in by bots.
 HONEYPOT_FIELD = "website"
@@ -40,6 +42,7 @@ class SignupForm(forms.Form):
     language = TextField(max_length=10, required=False)
     consent = TextField(max_length=2000, required=False)
     lists = forms.Field(required=False)
+    topics = forms.Field(required=False)
     website = forms.Field(required=False)
 
     def clean_email(self):
@@ -85,6 +88,26 @@ class SignupForm(forms.Form):
             )
         return found
 
+    def clean_topics(self) -> list[str]:
+        """Slugs (or names) of the topics the CMS's pages use; an unknown one is refused."""
+        value = self.cleaned_data.get("topics")
+        if value in (None, "", []):
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(is_text(v) for v in value):
+            raise ValidationError(_("Give the topics as a list of names."), code="invalid")
+        if len(value) > MAX_TOPICS:
+            raise ValidationError(_("Too many topics."), code="too_many")
+        topics, unknown = clean_topics(value)
+        if unknown:
+            raise ValidationError(
+                _("Unknown topic: %(topics)s"),
+                code="unknown_topic",
+                params={"topics": ", ".join(sorted(unknown))[:500]},
+            )
+        return topics
+
     def is_bot(self) -> bool:
         value = self.data.get(HONEYPOT_FIELD)
         return value.strip() != "" if isinstance(value, str) else bool(value)
@@ -98,10 +121,19 @@ class PreferencesForm(forms.Form):
     lists = forms.MultipleChoiceField(
         label=_("Lists you receive"), widget=forms.CheckboxSelectMultiple, required=False
     )
+    topics = forms.MultipleChoiceField(
+        label=_("Topics you are interested in"),
+        help_text=_("Sections of our newsletter show you the stories on these topics first."),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    country = forms.ChoiceField(label=_("Country"), choices=(), required=False)
 
     def __init__(self, *args, list_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = settings.LANGUAGES
+        self.fields["topics"].choices = topic_choices()
+        self.fields["country"].choices = [("", "—"), *countries]
         self.list_choices = {str(m.pk): m for m in sorted(list_choices, key=lambda m: m.name)}
         self.fields["lists"].choices = [(pk, m.name) for pk, m in self.list_choices.items()]
 

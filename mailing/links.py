@@ -182,11 +182,16 @@ def text_links(content: str) -> list[str]:
 
 
 def campaign_urls(campaign: Campaign) -> list[str]:
-    """The distinct trackable links of the HTML, then those only the text part has."""
+    """The distinct trackable links of the HTML, then those only the text part has; then
+    those only a topic variant's rendering has (``mailing.variants``)."""
     seen = {}
-    for url in html_links(campaign.html) + text_links(campaign.text):
-        if trackable(url) and url not in seen and len(seen) < MAX_LINKS:
-            seen[url] = None
+    renderings = [(campaign.html, campaign.text)]
+    if campaign.pk:
+        renderings += list(campaign.variants.order_by("pk").values_list("html", "text"))
+    for html, text in renderings:
+        for url in html_links(html) + text_links(text):
+            if trackable(url) and url not in seen and len(seen) < MAX_LINKS:
+                seen[url] = None
     return list(seen)
 
 

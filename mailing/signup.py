@@ -11,6 +11,7 @@ from django.db import transaction
 
 from mailing import subscriptions
 from mailing.models import MailingList
+from mailing.topics import clean_topics
 
 TASK = "mailing.tasks.process_signup"
 
@@ -24,6 +25,7 @@ def queue_signup(
     consent_text: str = "",
     source: str = "",
     ip_address: str | None = None,
+    topics: list[str] = (),
 ) -> None:
     """Hand a validated signup to the worker once the current transaction commits."""
     from django_q.tasks import async_task
@@ -36,6 +38,7 @@ def queue_signup(
         "consent_text": consent_text,
         "source": source,
         "ip_address": ip_address,
+        "topics": list(topics),
     }
     # save=False: a done signup leaves no copy of the address in django-q's task history.
     transaction.on_commit(lambda: async_task(TASK, payload, task_name="signup", save=False))
@@ -59,6 +62,8 @@ def process_signup(payload: dict) -> bool:
             source=payload.get("source") or "",
             ip_address=payload.get("ip_address"),
             consent_text=payload.get("consent_text") or "",
+            # Checked again: a topic may have gone since the request.
+            topics=clean_topics(payload.get("topics") or [])[0],
         )
     except ValidationError:
         return False

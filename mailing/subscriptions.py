@@ -188,16 +188,18 @@ def subscribe(
     confirmed: bool = False,
     send_confirmation_email: bool = True,
     welcome: bool | None = None,
+    topics: Iterable[str] = (),
 ) -> SubscribeResult:
     """Subscribe an address to lists, recording when, from where and under which wording.
 
     Lists with double opt-in get a pending subscription and one confirmation email
     (queued on commit) for all of them; others are confirmed at once, as is everything
     when ``confirmed`` is true (an editor vouching for consent). A suppressed address is
-    left alone. Name and language are only taken for a new subscriber, so that nobody
-    can rename an existing subscriber by signing them up again. Subscriptions confirmed
-    here get the list's welcome email when ``welcome`` says so (by default: when the
-    list has no double opt-in and the person signed up themselves, not ``confirmed``).
+    left alone. Name, language and ``topics`` (known topic slugs, ``mailing.topics``) are
+    only taken for a new subscriber, so that nobody can rename an existing subscriber by
+    signing them up again. Subscriptions confirmed here get the list's welcome email
+    when ``welcome`` says so (by default: when the list has no double opt-in and the
+    person signed up themselves, not ``confirmed``).
     """
     clean_email(email)  # refuses what is not an address; the model stores the normal form
     lists = list(lists)
@@ -208,7 +210,9 @@ def subscribe(
     now = timezone.now()
     result = SubscribeResult(subscriber=None)
     with transaction.atomic():
-        subscriber = _get_or_create_subscriber(email, name=name, language=language)
+        subscriber = _get_or_create_subscriber(
+            email, name=name, language=language, topics=sorted(set(topics))
+        )
         result.subscriber = subscriber
         if subscriber.status != Subscriber.Status.ACTIVE:
             result.suppressed = True
@@ -277,7 +281,9 @@ def subscribe(
     return result
 
 
-def _get_or_create_subscriber(typed: str, *, name: str, language: str) -> Subscriber:
+def _get_or_create_subscriber(
+    typed: str, *, name: str, language: str, topics: list[str] | None = None
+) -> Subscriber:
     """The subscriber of this address however it is spelt; a new one keeps the spelling
     typed for display (``Subscriber.save`` stores the normal form)."""
     same = Subscriber.objects.filter(email_hash=email_hash(typed)).order_by("pk")
@@ -287,7 +293,10 @@ def _get_or_create_subscriber(typed: str, *, name: str, language: str) -> Subscr
     try:
         with transaction.atomic():
             return Subscriber.objects.create(
-                email=typed.strip(), name=name[:200], language=language_code(language) or "en"
+                email=typed.strip(),
+                name=name[:200],
+                language=language_code(language) or "en",
+                topics=topics or [],
             )
     except IntegrityError:  # a concurrent signup of the same address won the race
         return same.first()
@@ -508,8 +517,11 @@ def update_preferences(
     source: str = "preferences",
     ip_address: str | None = None,
     consent_text: str = "",
+    topics: Iterable[str] | None = None,
+    country: str | None = None,
 ) -> dict:
-    """Change name, language and chosen lists; returns what changed.
+    """Change name, language, topics (known slugs), country and chosen lists; returns what
+    changed.
 
     ``lists`` is the full choice: lists left out are unsubscribed, public lists added
     are confirmed at once (the link came by email, which proves the address).
@@ -528,6 +540,12 @@ def update_preferences(
             if code and code != subscriber.language:
                 subscriber.language = code
                 fields.append("language")
+        if topics is not None and sorted(set(topics)) != subscriber.topics:
+            subscriber.topics = sorted(set(topics))
+            fields.append("topics")
+        if country is not None and country != subscriber.country:
+            subscriber.country = country
+            fields.append("country")
         if fields:
             subscriber.save(update_fields=[*fields, "updated_at"])
             changes["fields"] = fields
@@ -581,6 +599,8 @@ def export_data(subscriber: Subscriber, *, record: bool = True) -> dict:
         "language": subscriber.language,
         "status": subscriber.status,
         "attributes": subscriber.attributes,
+        "topics": subscriber.topics,
+        "country": str(subscriber.country or ""),
         "created_at": when(subscriber.created_at),
         "updated_at": when(subscriber.updated_at),
         "suppressed": Suppression.is_suppressed(subscriber.email),
@@ -633,6 +653,7 @@ def erase(subscriber: Subscriber, *, source: str = "") -> None:
         subscriber.name = ""
         subscriber.language = ""
         subscriber.attributes = {}
+        subscriber.topics, subscriber.country = [], ""
         subscriber.status = Subscriber.Status.ERASED
         subscriber.save()
         record_event(subscriber, Kind.ERASED, source=source)

@@ -34,6 +34,7 @@ from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
 from mailing.models import Campaign, MailingList, Subscriber, Subscription
 from mailing.sending.message import personal_values, web_copy
 from mailing.sending.proof import read_test_copy_token, test_link_url
+from mailing.topics import MAX_TOPICS, clean_topics, topic_choices
 from newsletters.rendering import personalise, render_email
 
 ACCEPTED = {
@@ -176,7 +177,8 @@ def signup_api(request):
             {
                 "lists": [
                     {"slug": m.slug, "name": m.name, "description": m.description} for m in lists
-                ]
+                ],
+                "topics": [{"slug": slug, "name": name} for slug, name in topic_choices()],
             }
         )
     ip = client_ip(request)
@@ -208,6 +210,7 @@ def signup_api(request):
         consent_text=form.cleaned_data["consent"],
         source=_signup_source(request),
         ip_address=ip,
+        topics=form.cleaned_data["topics"],
     )
     return JsonResponse(ACCEPTED, status=202)
 
@@ -356,6 +359,8 @@ def preferences_page(request, token):
         "name": subscriber.name,
         "language": subscriber.language,
         "lists": [m.pk for m in active],
+        "topics": subscriber.topics,
+        "country": subscriber.country,
     }
     form = PreferencesForm(initial=initial, list_choices=[m for m, _status in choices])
     saved, status = False, 200
@@ -378,6 +383,8 @@ def preferences_page(request, token):
                 name=form.cleaned_data["name"],
                 language=form.cleaned_data["language"],
                 ip_address=client_ip(request),
+                topics=form.cleaned_data["topics"],
+                country=form.cleaned_data["country"],
             )
             saved = True
             form = PreferencesForm(
@@ -385,6 +392,8 @@ def preferences_page(request, token):
                     "name": subscriber.name,
                     "language": subscriber.language,
                     "lists": [m.pk for m in form.cleaned_data["lists"]],
+                    "topics": subscriber.topics,
+                    "country": subscriber.country,
                 },
                 list_choices=[m for m, _status in choices],
             )
@@ -476,6 +485,7 @@ def _preferences_json(subscriber):
     return {
         "name": subscriber.name,
         "language": subscriber.language,
+        "topics": subscriber.topics,
         "lists": [
             {
                 "slug": m.slug,
@@ -490,7 +500,8 @@ def _preferences_json(subscriber):
 
 @_json_token_view(tokens.PREFERENCES, "GET", "POST")
 def preferences_api(request, subscriber, mailing_list):
-    """GET the preferences; POST {name?, language?, lists?: [slug]} to change them."""
+    """GET the preferences; POST {name?, language?, lists?: [slug], topics?: [slug]} to
+    change them."""
     if request.method == "POST":
         try:
             data = _read_body(request)
@@ -516,11 +527,25 @@ def preferences_api(request, subscriber, mailing_list):
                 named = ", ".join(unknown)[:500]
                 errors["lists"] = [_("Unknown list: %(lists)s") % {"lists": named}]
             lists = [allowed[s] for s in slugs if s in allowed]
+        topics = None
+        if "topics" in data:
+            chosen = data["topics"]
+            if (
+                not isinstance(chosen, list)
+                or len(chosen) > MAX_TOPICS
+                or not all(is_text(t) for t in chosen)
+            ):
+                return _invalid({"topics": [_("Give a list of topic names (slugs).")]})
+            topics, unknown = clean_topics(chosen)
+            if unknown:
+                named = ", ".join(sorted(unknown))[:500]
+                errors["topics"] = [_("Unknown topic: %(topics)s") % {"topics": named}]
         if errors:
             return _invalid(errors)
         try:
             subscriptions.update_preferences(
                 subscriber,
+                topics=topics,
                 lists=lists,
                 name=data.get("name"),
                 language=data.get("language"),

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.snippets.models import register_snippet
 
-from mailing.admin import audience, campaigns, imports
+from mailing.admin import audience, campaigns, imports, segments
 from mailing.admin import digests as digests_admin
 
 register_snippet(audience.AudienceGroup)
@@ -16,6 +16,11 @@ for _action in audience.BULK_ACTIONS:
 @hooks.register("register_admin_urls")
 def register_audience_urls():
     return imports.urls()
+
+
+@hooks.register("register_admin_urls")
+def register_segment_urls():
+    return segments.urls()
 
 
 @hooks.register("register_admin_urls")

@@ -138,6 +138,69 @@ def zone_name(moment) -> str:
     return f"UTC{name}" if name.startswith(("+", "-")) else name
 
 
+# --- "match each reader's topics" ---------------------------------------------------------
+
+AS_COMPOSED, HIDE = "composed", "hide"
+
+
+class TopicMatchBlock(blocks.StructBlock):
+    """The option of a block that references pages: per reader, only the pages on their
+    topics. The issue is rendered once per topic set (``reader_topics`` in the context:
+    the reader's topic slugs; absent for readers without topics, previews and the web copy)."""
+
+    enabled = blocks.BooleanBlock(
+        required=False,
+        label=_("Match each reader's topics"),
+        help_text=_(
+            "Readers who chose topics see only the pages on their topics; others see the "
+            "block as composed."
+        ),
+    )
+    fallback = blocks.ChoiceBlock(
+        choices=[
+            (AS_COMPOSED, _("Show the block as composed")),
+            (HIDE, _("Leave the block out")),
+        ],
+        default=AS_COMPOSED,
+        label=_("When none of a reader's topics match"),
+    )
+
+    class Meta:
+        icon = "tag"
+        label = _("Reader topics")
+        collapsed = True
+
+
+def reader_topics(value, context) -> frozenset | None:
+    """The reader's topics when this block matches them, else None (as composed)."""
+    option = value.get("topics") or {}
+    topics = (context or {}).get("reader_topics")
+    if not option.get("enabled") or not topics:
+        return None
+    return frozenset(topics)
+
+
+def on_topics(model, pages, topics) -> list:
+    """The ``pages`` (in order) tagged with one of ``topics``: one query."""
+    ids = {page.pk for page in pages}
+    matching = set(
+        model.objects.filter(pk__in=ids, tags__slug__in=topics).values_list("pk", flat=True)
+    )
+    return [page for page in pages if page.pk in matching]
+
+
+def topic_pages(value, context, model, pages):
+    """What a reader gets of ``pages``: the matching ones, or the fallback ([] to hide)."""
+    topics = reader_topics(value, context)
+    if topics is None:
+        return pages
+    matching = on_topics(model, pages, topics)
+    if matching:
+        return matching
+    fallback = (value.get("topics") or {}).get("fallback") or AS_COMPOSED
+    return pages if fallback == AS_COMPOSED else []
+
+
 class EmailBlockMixin:
     """An email block: a context resolved once, rendered as MJML and as text."""
 
@@ -274,6 +337,7 @@ class InterviewSpotlightBlock(EmailBlockMixin, blocks.StructBlock):
         required=False,
         help_text=_("Leave blank for “Read the full interview”."),
     )
+    topics = TopicMatchBlock()
 
     class Meta:
         icon = "user"
@@ -304,6 +368,7 @@ class InterviewSpotlightBlock(EmailBlockMixin, blocks.StructBlock):
             [item["interview"] for item in items],
             context,
         )
+        pages = topic_pages(value, context, InterviewPage, pages)
         people = []
         for page in pages:
             people.append(
@@ -339,6 +404,7 @@ class GoodPracticeFeatureBlock(EmailBlockMixin, blocks.StructBlock):
         required=False,
         help_text=_("Leave blank to use the document's label, or “Read more”."),
     )
+    topics = TopicMatchBlock()
 
     class Meta:
         icon = "doc-full-inverse"
@@ -356,6 +422,7 @@ class GoodPracticeFeatureBlock(EmailBlockMixin, blocks.StructBlock):
         from cms.models import GoodPracticePage
 
         found = live_pages(GoodPracticePage.objects, [value.get("practice")], context)
+        found = topic_pages(value, context, GoodPracticePage, found)
         if not found:
             return {"practice": None}
         practice = found[0]
@@ -400,6 +467,7 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
         default=3,
         help_text=_("How many upcoming events to show (not needed for chosen events)."),
     )
+    topics = TopicMatchBlock()
 
     class Meta:
         icon = "date"
@@ -426,10 +494,23 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
 
         now = _now(context)
         queryset = EventPage.objects.select_related("organiser")
+        topics = reader_topics(value, context)
         if value.get("source") == self.CHOSEN:
             events = live_pages(queryset, list(value.get("events") or []), context)
+            events = topic_pages(value, context, EventPage, events)
         else:
-            events = list(shown(queryset, now).upcoming(now)[: value.get("count") or 3])
+            upcoming = shown(queryset, now).upcoming(now)
+            count = value.get("count") or 3
+            events = []
+            if topics is not None:
+                # The next events on the reader's topics, each once however many it has.
+                ids = upcoming.filter(tags__slug__in=topics).values("pk")
+                events = list(upcoming.filter(pk__in=ids)[:count])
+                fallback = (value.get("topics") or {}).get("fallback") or AS_COMPOSED
+                if not events and fallback == AS_COMPOSED:
+                    events = list(upcoming[:count])
+            else:
+                events = list(upcoming[:count])
         return {"events": [self.describe(event, now) for event in events]}
 
     @staticmethod

@@ -86,6 +86,16 @@ def render_email(page, *, extra_context=None) -> RenderedEmail:
     )
 
 
+def matches_reader_topics(page) -> bool:
+    """Whether a block of the issue shows each reader the pages on their topics: then a
+    campaign renders it once per distinct topic set (``reader_topics`` in the context)."""
+    return any(
+        ((getattr(bound, "value", None) or {}).get("topics") or {}).get("enabled")
+        for bound in page.body
+        if hasattr(getattr(bound, "value", None), "get")
+    )
+
+
 def issue_context(page, extra_context=None) -> dict:
     """The issue's template context, with every body block resolved and rendered once."""
     context = {

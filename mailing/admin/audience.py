@@ -26,6 +26,7 @@ from wagtail.snippets.views.snippets import (
 
 from mailing import retention, subscriptions
 from mailing.admin.forms import BoundedChoicesForm
+from mailing.admin.segments import SegmentViewSet
 from mailing.exporting import csv_response, export_rows
 from mailing.models import (
     DigestSchedule,
@@ -321,7 +322,13 @@ def rhythm_label(schedule) -> str:
 
 
 class AudienceGroup(SnippetViewSetGroup):
-    items = (MailingListViewSet, SubscriberViewSet, SuppressionViewSet, DigestScheduleViewSet)
+    items = (
+        MailingListViewSet,
+        SubscriberViewSet,
+        SegmentViewSet,
+        SuppressionViewSet,
+        DigestScheduleViewSet,
+    )
     menu_icon = "group"
     menu_label = _("Audience")
     menu_name = "audience"

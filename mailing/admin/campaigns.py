@@ -25,7 +25,7 @@ from mailing import campaigns, links
 from mailing.admin import reports
 from mailing.admin.forms import SendForm
 from mailing.admin.reports import local, snapshot
-from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList
+from mailing.models import Campaign, Delivery, DeliveryEvent, MailingList, Segment
 from mailing.sending import message, proof
 from newsletters.checks import check_issue
 from newsletters.models import NewsletterPage
@@ -97,7 +97,9 @@ def send_view(request, page_id):
     draft = page.campaigns.filter(status=Status.DRAFT, created_by=request.user).first()
     initial = {"test_to": request.user.email}
     if draft is not None:
-        initial.update(lists=list(draft.lists.all()), send_at=draft.send_at)
+        initial.update(
+            lists=list(draft.lists.all()), send_at=draft.send_at, segment=draft.segment_id
+        )
     form = SendForm(
         request.POST or None, action=action, test_limit=proof.test_limit(), initial=initial
     )
@@ -136,6 +138,7 @@ def send_view(request, page_id):
                     form.cleaned_data["lists"],
                     send_at=form.cleaned_data["send_at"],
                     user=request.user,
+                    segment=form.cleaned_data["segment"],
                 )
                 url = reverse("mailing_campaign_confirm", args=[campaign.pk])
                 if publish:
@@ -185,7 +188,8 @@ def _to_publish(request, page):
 def confirm_view(request, campaign_id):
     """The last screen before a list: what goes, to whom, when, and what is still open."""
     campaign = get_object_or_404(
-        Campaign.objects.select_related("page").prefetch_related("lists"), pk=campaign_id
+        Campaign.objects.select_related("page", "segment").prefetch_related("lists"),
+        pk=campaign_id,
     )
     if not can_send(request.user):
         raise PermissionDenied
@@ -251,8 +255,11 @@ def confirm_view(request, campaign_id):
             "publishing": to_publish is not None,
             "checks": checks,
             "blocked": any(check.blocks_sending for check in checks),
-            "recipients": campaigns.count_recipients(lists),
-            "new_recipients": campaigns.count_recipients(lists, exclude_received_of=page.pk)
+            "segment": campaign.segment,
+            "recipients": campaigns.count_recipients(lists, segment=campaign.segment),
+            "new_recipients": campaigns.count_recipients(
+                lists, exclude_received_of=page.pk, segment=campaign.segment
+            )
             if earlier
             else None,
             "earlier": earlier,
@@ -280,11 +287,21 @@ def count_view(request):
         raise PermissionDenied
     ids = [int(i) for i in request.GET.getlist("lists") if i.isdigit() and len(i) < 12]
     lists = MailingList.objects.filter(pk__in=ids)
-    everyone = campaigns.count_recipients(lists) if ids else 0
+    wanted = request.GET.get("segment", "")
+    segment = (
+        Segment.objects.filter(pk=int(wanted)).first()
+        if wanted.isdigit() and len(wanted) < 12
+        else None
+    )
+    everyone = campaigns.count_recipients(lists, segment=segment) if ids else 0
     data = {"recipients": everyone}
     page = request.GET.get("page", "")
     if page.isdigit() and len(page) < 12:
-        new = campaigns.count_recipients(lists, exclude_received_of=int(page)) if ids else 0
+        new = (
+            campaigns.count_recipients(lists, exclude_received_of=int(page), segment=segment)
+            if ids
+            else 0
+        )
         data["received"] = everyone - new
     return JsonResponse(data)
 
@@ -323,7 +340,7 @@ def progress(campaign: Campaign) -> dict:
 
 def campaign_view(request, campaign_id):
     campaign = get_object_or_404(
-        Campaign.objects.select_related("page", "created_by").prefetch_related("lists"),
+        Campaign.objects.select_related("page", "created_by", "segment").prefetch_related("lists"),
         pk=campaign_id,
     )
     if not can_test(request.user, campaign.page):
@@ -349,7 +366,7 @@ def campaign_view(request, campaign_id):
             "link_rows": reports.link_rows(campaign),
             "page_rows": reports.page_rows(campaign),
             "estimated_recipients": (
-                campaigns.count_recipients(campaign.lists.all())
+                campaigns.count_recipients(campaign.lists.all(), segment=campaign.segment)
                 if campaign.status in (Status.DRAFT, Status.SCHEDULED)
                 and not campaign.recipients_count
                 else None

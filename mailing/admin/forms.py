@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.widgets import AdminDateTimeInput
 
-from mailing.models import MailingList
+from mailing.models import MailingList, Segment
 from mailing.spreadsheets import DELIMITER_CHOICES, ENCODING_CHOICES
 
 
@@ -29,6 +29,13 @@ class SendForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label=_("Lists"),
+    )
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.all(),
+        required=False,
+        empty_label=_("Everyone on the lists"),
+        label=_("Segment"),
+        help_text=_("Only the subscribers of the lists whom this segment selects."),
     )
     send_at = forms.DateTimeField(
         required=False,

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 from email_validator import EmailNotValidError, validate_email
 
 from newsletters.validators import single_line
@@ -168,6 +169,10 @@ class Subscriber(models.Model):
     language = models.CharField(max_length=10, blank=True, default="en")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     attributes = models.JSONField(default=dict, blank=True)
+    country = CountryField(_("country"), blank=True)
+    # Slugs of the topics (content tags) the reader chose, sorted: ``mailing.topics``
+    # writes them, so equal choices are equal values (campaigns group readers by them).
+    topics = models.JSONField(_("topics"), default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Address and name folded by ``search_key``, kept in step on save, for the admin search.
@@ -182,6 +187,8 @@ class Subscriber(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="mailing_subscriber_email_ci_unique")
         ]
+        # The admin listing's order: its first page reads 50 index entries, not a sort.
+        indexes = [models.Index(fields=["email"], name="mailing_subscriber_email")]
 
     def __str__(self):
         return self.email

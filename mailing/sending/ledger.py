@@ -31,6 +31,8 @@ class Recipient:
     name: str
     list_id: int | None
     attempts: int
+    # The rendering for the reader's topics (``mailing.variants``); None: the campaign's.
+    variant_id: int | None = None
 
     @property
     def erased(self) -> bool:
@@ -96,6 +98,7 @@ def lease(campaign_id: int, owner: str, size: int) -> list[Recipient]:
         "subscriber__name",
         "mailing_list_id",
         "attempts",
+        "variant_id",
     )
     return [Recipient(*row) for row in rows.order_by("id")]
 

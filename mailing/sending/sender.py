@@ -14,8 +14,8 @@ import uuid
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from mailing import campaigns
-from mailing.models import Campaign, Delivery
+from mailing import campaigns, variants
+from mailing.models import Campaign, CampaignVariant, Delivery
 from mailing.sending.ledger import Ledger, Recipient, lease, release, requeue_expired, setting
 from mailing.sending.transports import Fatal, transport_for
 
@@ -34,6 +34,8 @@ class Sender:
         self.chunk_size = setting("SENDING_CHUNK_SIZE", 500)
         self.time_budget = time_budget or setting("SENDING_TASK_SECONDS", 120)
         self.transport = transport_for(self.campaign)
+        # One transport per topic variant met (``mailing.variants``), built on first use.
+        self.variant_transports = {}
         self.rate = self.campaign.rate_limit or 0
         self.sent_here = 0
         # Pause and cancel are read between messages: after this many, or this long.
@@ -72,6 +74,8 @@ class Sender:
         finally:
             release(self.owner)
             self.transport.close()
+            for transport in self.variant_transports.values():
+                transport.close()
             if self.stopped:
                 campaigns.settle_stopped(self.campaign.pk)
 
@@ -104,15 +108,35 @@ class Sender:
             return None
         return min(wait + 0.05, 2.0)
 
+    def transport_of(self, variant_id):
+        if variant_id is None:
+            return self.transport
+        if variant_id not in self.variant_transports:
+            variant = CampaignVariant.objects.get(pk=variant_id)
+            self.variant_transports[variant_id] = transport_for(
+                variants.as_campaign(self.campaign, variant)
+            )
+        return self.variant_transports[variant_id]
+
     def send_chunk(self, chunk: list[Recipient]) -> bool:
-        """Send a leased chunk in the transport's batches; False when the campaign stopped
-        (the rest of the chunk goes back to the queue when ``run`` releases the lease)."""
+        """Send a leased chunk, each topic variant through its own transport; False when
+        the campaign stopped (the rest goes back to the queue when ``run`` releases it)."""
+        groups = {}
+        for recipient in chunk:
+            groups.setdefault(recipient.variant_id, []).append(recipient)
+        for variant_id, part in groups.items():
+            if not self.send_part(part, self.transport_of(variant_id)):
+                return False
+        return True
+
+    def send_part(self, chunk: list[Recipient], transport) -> bool:
+        """Send recipients of one rendering in the transport's batches."""
         start = 0
         while start < len(chunk):
             if self.check_due() and not self.still_sending():
                 return False
             # Read each time: a transport may fall back to smaller batches.
-            batch = chunk[start : start + self.transport.batch_size]
+            batch = chunk[start : start + transport.batch_size]
             start += len(batch)
             ready = []
             for recipient in batch:
@@ -129,7 +153,7 @@ class Sender:
             self.sent_here += len(ready)
             self.unchecked += len(ready)
             try:
-                outcomes = self.transport.send(ready)
+                outcomes = transport.send(ready)
             except Fatal as exc:
                 # Nobody can be sent to as configured: fail the campaign with the reason
                 # (shown in the admin) instead of retrying every recipient forever. The

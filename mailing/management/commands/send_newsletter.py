@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mailing import campaigns
-from mailing.models import MailingList
+from mailing.models import MailingList, Segment
 from mailing.sending import proof
 from newsletters.models import NewsletterPage
 
@@ -19,6 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("page", help="Newsletter page id or slug")
         parser.add_argument("--list", action="append", default=[], dest="lists", metavar="SLUG")
+        parser.add_argument(
+            "--segment", metavar="SLUG", help="Only the list subscribers this segment selects"
+        )
         parser.add_argument("--at", help="Send time, ISO-8601 (default: now)")
         parser.add_argument("--test-to", action="append", default=[], metavar="EMAIL")
         parser.add_argument("--rate", type=int, help="Messages per second at most")
@@ -32,8 +35,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         page = self.find_page(options["page"])
         if options["test_to"]:
-            if options["lists"]:
-                raise CommandError("--test-to sends to the given addresses only; drop --list.")
+            if options["lists"] or options["segment"]:
+                raise CommandError(
+                    "--test-to sends to the given addresses only; drop --list and --segment."
+                )
             try:
                 result = proof.send_test(page, options["test_to"])
             except proof.TestSendError as exc:
@@ -50,6 +55,11 @@ class Command(BaseCommand):
         missing = set(options["lists"]) - {ml.slug for ml in lists}
         if missing:
             raise CommandError(f"Unknown list(s): {', '.join(sorted(missing))}")
+        segment = None
+        if options["segment"]:
+            segment = Segment.objects.filter(slug=options["segment"]).first()
+            if segment is None:
+                raise CommandError(f"Unknown segment: {options['segment']}")
         send_at = self.parse_time(options["at"]) if options["at"] else None
         if not page.live:
             raise CommandError(str(campaigns.NotPublished(page)))
@@ -63,10 +73,12 @@ class Command(BaseCommand):
             )
         # Created and confirmed in one step: running the command is the confirmation.
         with transaction.atomic():
-            campaign = campaigns.create(page, lists, send_at=send_at, rate_limit=options["rate"])
+            campaign = campaigns.create(
+                page, lists, send_at=send_at, rate_limit=options["rate"], segment=segment
+            )
             campaigns.schedule(campaign, exclude_received=only_new)
         recipients = campaigns.count_recipients(
-            lists, exclude_received_of=page.pk if only_new else None
+            lists, exclude_received_of=page.pk if only_new else None, segment=segment
         )
         if options["json"]:
             self.stdout.write(json.dumps({"campaign": campaign.pk, "recipients": recipients}))
