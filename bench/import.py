@@ -1,11 +1,13 @@
 """Benchmark: import 100,000 subscribers from CSV; prints rows/s and peak memory.
 
 Runs `manage.py import_subscribers` in a child process against its own temporary
-SQLite database (migrated first), on a generated file with a sprinkling of bad rows.
+SQLite database (migrated first), or against PostgreSQL when `--database-url` (or
+`DATABASE_URL`) names one: that database is dropped and created afresh, so give the
+bench a name of its own. The file is generated with a sprinkling of bad rows.
 Peak memory is the child's peak RSS (os.wait4), next to the same command importing
 a one-row file: the difference is what the import itself costs.
 
-    python bench/import.py [--rows 100000] [--keep]
+    python bench/import.py [--rows 100000] [--keep] [--database-url postgres://…/cms_bench]
 """
 
 import argparse
@@ -58,16 +60,43 @@ def write_csv(path: Path, rows: int) -> int:
     return bad
 
 
+def fresh_postgres(url: str) -> None:
+    """Drop and create the database `url` names (through the server's `postgres` one)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="a PostgreSQL database to recreate and import into (default: temporary SQLite)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    database_url = args.database_url
+    if database_url.startswith(("postgres://", "postgresql://")):
+        fresh_postgres(database_url)
+    else:
+        database_url = f"sqlite:///{work / 'db.sqlite3'}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "DATABASE_URL": database_url,
         "VAR_DIR": str(work),
         "SECRET_KEY": "bench-only",
         "DEBUG": "0",
@@ -85,6 +114,7 @@ def main():
         )
         print(output.rstrip())
         print()
+        print(f"database: {database_url.split('://')[0]}")
         print(f"rows: {args.rows} ({bad} bad rows seeded)")
         print(f"time: {seconds:.1f} s (whole command, including Django start-up)")
         print(f"rate: {args.rows / seconds:,.0f} rows/s")
