@@ -1,6 +1,9 @@
 """Content API benchmark: our /api/v2/ beside Wagtail's stock v2 endpoint, same data, same run.
 
-    python bench/api.py [--pages 2000] [--seconds 4] [--concurrency 4]
+    python bench/api.py [--pages 2000] [--seconds 4] [--concurrency 4] [--dir DIR]
+
+`--dir` keeps the database there and reuses it on the next run (building it takes
+minutes on a busy machine).
 
 Builds a throw-away SQLite database (2,000 content pages: interviews, good practices,
 events, each with organisation, tags, image, StreamField body with rich-text page and
@@ -401,7 +404,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(port, timeout=30):
+def _wait_for(port, timeout=180):
     end = time.time() + timeout
     while time.time() < end:
         try:
@@ -420,9 +423,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dir", type=Path, help="keep (and reuse) the database here")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench-api-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    reuse = args.dir is not None and (tmp / "bench.sqlite3").exists()
     port = _free_port()
     env = _environment(tmp, port)
     os.environ.update(env)
@@ -436,7 +442,13 @@ def main():
         from django.conf import settings
 
         settings.ROOT_URLCONF = "bench.api"
-        timings = build_database(args.pages)
+        if reuse:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            timings = {"migrate_seed_s": 0.0, "generate_s": 0.0}
+        else:
+            timings = build_database(args.pages)
         from wagtail.models import Page
 
         total = Page.objects.live().count()
@@ -533,7 +545,8 @@ def main():
         if server is not None:
             server.terminate()
             server.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(args, env):
-    """(seconds, peak RSS in MiB, stdout) of a manage.py child process."""
+    """(seconds, peak RSS in MiB, stdout, CPU seconds) of a manage.py child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args],
@@ -40,7 +40,8 @@ def run(args, env):
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"manage.py {' '.join(args)} failed:\n{output}")
-    return elapsed, usage.ru_maxrss / 1024, output  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, usage.ru_maxrss / 1024, output, cpu  # ru_maxrss is in KiB on Linux
 
 
 def write_csv(path: Path, rows: int) -> int:
@@ -108,8 +109,10 @@ def main():
         small, big = work / "one.csv", work / "people.csv"
         write_csv(small, 1)
         bad = write_csv(big, args.rows)
-        _t, baseline_rss, _out = run(["import_subscribers", str(small), "--list", "warmup"], env)
-        seconds, peak_rss, output = run(
+        _t, baseline_rss, _out, baseline_cpu = run(
+            ["import_subscribers", str(small), "--list", "warmup"], env
+        )
+        seconds, peak_rss, output, cpu = run(
             ["import_subscribers", str(big), "--list", "bench", "--confirmed"], env
         )
         print(output.rstrip())
@@ -118,6 +121,11 @@ def main():
         print(f"rows: {args.rows} ({bad} bad rows seeded)")
         print(f"time: {seconds:.1f} s (whole command, including Django start-up)")
         print(f"rate: {args.rows / seconds:,.0f} rows/s")
+        print(
+            f"CPU: {cpu:.1f} s in the command ({cpu - baseline_cpu:.1f} s more than a one-row "
+            "import), the database server's own time not included; on a shared machine the "
+            "wall time above also holds the waits for a CPU"
+        )
         print(f"peak RSS: {peak_rss:.0f} MiB (one-row import: {baseline_rss:.0f} MiB)")
         print(f"import's own memory: {peak_rss - baseline_rss:.0f} MiB")
     finally:
