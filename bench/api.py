@@ -1,6 +1,9 @@
 """Content API benchmark: our /api/v2/ beside Wagtail's stock v2 endpoint, same data, same run.
 
-    python bench/api.py [--pages 2000] [--seconds 4] [--concurrency 4]
+    python bench/api.py [--pages 2000] [--seconds 4] [--concurrency 4] [--dir DIR]
+
+`--dir` keeps the database there and reuses it on the next run (building it takes
+minutes on a busy machine).
 
 Builds a throw-away SQLite database (2,000 content pages: interviews, good practices,
 events, each with organisation, tags, image, StreamField body with rich-text page and
@@ -12,9 +15,21 @@ module's URLconf, with `api_fields` declared the way Wagtail's documentation sho
 (nested organisation serializer, image rendition field, tags, body), so that
 `fields=*` returns comparable content.
 
-Our endpoint is measured three ways: cold (a unique `_` parameter per request defeats
-the response cache, so every request builds its JSON), warm (the rendered response
-is served from the cache), and conditional (If-None-Match → 304).
+Our endpoint keeps no response per URL: each page's JSON is a fragment cached by page,
+revision and state (cms/api/fragments.py), and a listing is one query for its ids plus
+one read of its fragments. It is measured:
+
+- cold: a unique `_` parameter per request, so no two requests share a URL (nor an
+  ETag): every answer is assembled afresh from the fragments;
+- 304: conditional requests (If-None-Match);
+- right after a publish: one page of the listing is published (Wagtail's own publish,
+  signals and all), then the same load runs again: that page's fragment is rebuilt
+  once per server process, the 19 others are read as they were;
+- in-process (no network, sequential): the cold request; the first request after the
+  publish; and a request with nothing cached at all (the cache emptied before each),
+  which builds every fragment and shows the work a fragment saves.
+
+The ratio column is our cold req/s over the stock endpoint's, in the same run.
 """
 
 from __future__ import annotations
@@ -303,12 +318,13 @@ def build_database(n_pages: int) -> dict:
     return {"migrate_seed_s": t1 - t0, "generate_s": t2 - t1}
 
 
-def in_process(url: str, repeat: int = 5) -> tuple[int, int, float]:
+def in_process(url: str, repeat: int = 5, *, empty=False) -> tuple[int, int, float]:
     """Queries, bytes and median milliseconds of `url` through Django's test client.
 
     Sequential and without the network, so it shows the work per request even when the
-    machine is shared. Each request gets a unique `_` so no cached body is served.
+    machine is shared. Each request gets a unique `_`; `empty` empties the cache first.
     """
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -316,13 +332,29 @@ def in_process(url: str, repeat: int = 5) -> tuple[int, int, float]:
     client = Client(HTTP_HOST="127.0.0.1")
     timings = []
     for i in range(repeat):
+        if empty:
+            cache.clear()
         sep = "&" if "?" in url else "?"
         t = time.perf_counter()
         with CaptureQueriesContext(connection) as ctx:
-            response = client.get(f"{url}{sep}_=inproc{i}" if "/api/v2/" in url else url)
+            response = client.get(
+                f"{url}{sep}_=inproc{i}-{time.time_ns()}" if "/api/v2/" in url else url
+            )
         timings.append((time.perf_counter() - t) * 1000)
         assert response.status_code == 200, (url, response.status_code, response.content[:300])
     return len(ctx.captured_queries), len(response.content), statistics.median(timings)
+
+
+def publish_first(url: str) -> int:
+    """Publish (a new revision of) the first page of a listing; returns its id."""
+    from django.test import Client
+    from wagtail.models import Page
+
+    item = Client(HTTP_HOST="127.0.0.1").get(url).json()["items"][0]
+    page = Page.objects.get(pk=item["id"]).specific
+    page.title = page.title.split(" (")[0] + f" (edited {time.strftime('%H:%M:%S')})"
+    page.save_revision().publish()
+    return page.pk
 
 
 # Load --------------------------------------------------------------------------------
@@ -372,7 +404,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(port, timeout=30):
+def _wait_for(port, timeout=180):
     end = time.time() + timeout
     while time.time() < end:
         try:
@@ -391,9 +423,12 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dir", type=Path, help="keep (and reuse) the database here")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench-api-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    reuse = args.dir is not None and (tmp / "bench.sqlite3").exists()
     port = _free_port()
     env = _environment(tmp, port)
     os.environ.update(env)
@@ -407,7 +442,13 @@ def main():
         from django.conf import settings
 
         settings.ROOT_URLCONF = "bench.api"
-        timings = build_database(args.pages)
+        if reuse:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            timings = {"migrate_seed_s": 0.0, "generate_s": 0.0}
+        else:
+            timings = build_database(args.pages)
         from wagtail.models import Page
 
         total = Page.objects.live().count()
@@ -417,10 +458,11 @@ def main():
         )
 
         # Queries per request (also warms renditions, shared through the database).
-        queries = {}
+        queries, empty = {}, {}
         for name, ours, stock in LISTINGS:
             in_process(ours, 1)  # the first request generates renditions
             queries[name] = (in_process(ours), in_process(stock) if stock else None)
+            empty[name] = in_process(ours, 3, empty=True)
 
         server = subprocess.Popen(
             [
@@ -448,66 +490,63 @@ def main():
         )
         print()
         header = (
-            f"{'listing (20 items, all fields)':34} {'endpoint':22} "
-            f"{'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'queries':>8} {'KB':>6} {'1-req ms':>9}"
+            f"{'listing (20 items, all fields)':26} {'endpoint':26} {'req/s':>7} {'× stock':>7} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'KB':>6} {'1-req ms':>8}"
         )
         print(header)
         print("-" * len(header))
         for name, ours, stock in LISTINGS:
             (our_q, our_bytes, our_ms), stock_counts = queries[name]
-            # Warm each worker's cache and validators before measuring.
-            load(port, ours, 0.5, args.concurrency)
+            # Warm each worker's fragments and validators before measuring.
+            load(port, ours, 0.5, args.concurrency, unique=True)
             conn = http.client.HTTPConnection("127.0.0.1", port)
             conn.request("GET", ours)
             response = conn.getresponse()
             response.read()
             etag = response.getheader("ETag")
+            stock_row = load(port, stock, args.seconds, args.concurrency) if stock else None
+            cold = load(port, ours, args.seconds, args.concurrency, unique=True)
+            revalidate = load(
+                port, ours, args.seconds, args.concurrency, headers={"If-None-Match": etag}
+            )
+            publish_first(ours)
+            after_q, _bytes, after_ms = in_process(ours, 1)
+            after = load(port, ours, args.seconds, args.concurrency, unique=True)
+            empty_q, _bytes, empty_ms = empty[name]
             rows = [
-                (
-                    "ours, cold (no cache)",
-                    load(port, ours, args.seconds, args.concurrency, unique=True),
-                    our_q,
-                ),
-                ("ours, cached body", load(port, ours, args.seconds, args.concurrency), 1),
-                (
-                    "ours, 304 revalidate",
-                    load(
-                        port, ours, args.seconds, args.concurrency, headers={"If-None-Match": etag}
-                    ),
-                    1,
-                ),
+                ("ours, cold (new URL)", cold, our_q, our_bytes, our_ms),
+                ("ours, 304 revalidate", revalidate, our_q, 0, None),
+                ("ours, right after publish", after, after_q, our_bytes, after_ms),
+                ("ours, nothing cached", None, empty_q, our_bytes, empty_ms),
             ]
             if stock:
-                rows.append(
-                    (
-                        "wagtail stock v2",
-                        load(port, stock, args.seconds, args.concurrency),
-                        stock_counts[0],
-                    )
-                )
-            for i, (label, (rps, p50, p95), q) in enumerate(rows):
-                size = our_bytes if label.startswith("ours") else stock_counts[1]
-                size_text = f"{size / 1024:6.1f}" if "304" not in label else "     0"
-                one = {"ours, cold (no cache)": our_ms}.get(label)
-                if label.startswith("wagtail"):
-                    one = stock_counts[2]
-                one_text = f"{one:9.1f}" if one is not None else ""
+                rows.append(("wagtail stock v2", stock_row, *stock_counts))
+            for i, (label, measured, q, size, one) in enumerate(rows):
+                rps_text = p50_text = p95_text = ratio_text = ""
+                if measured:
+                    rps, p50, p95 = measured
+                    rps_text, p50_text, p95_text = f"{rps:7.1f}", f"{p50:7.1f}", f"{p95:7.1f}"
+                    if stock_row and label.startswith("ours"):
+                        ratio_text = f"{rps / stock_row[0]:6.1f}×"
+                one_text = f"{one:8.1f}" if one is not None else ""
                 print(
-                    f"{name if i == 0 else '':34} {label:22} {rps:7.1f} {p50:7.1f} {p95:7.1f} "
-                    f"{q:8d} {size_text} {one_text}"
+                    f"{name if i == 0 else '':26} {label:26} {rps_text:>7} {ratio_text:>7} "
+                    f"{p50_text:>7} {p95_text:>7} {q:7d} {size / 1024:6.1f} {one_text:>8}"
                 )
                 sys.stdout.flush()
         print()
         print(
-            "queries: per request, counted with Django's test client against the same database "
-            "(ours cold; cached and 304 answers cost the one content-version read);\n"
-            "1-req ms: median time of one request in-process, sequential, no network."
+            "queries: per request, counted with Django's test client against the same database;\n"
+            "1-req ms: median time of one request in-process, sequential, no network ('right "
+            "after publish': the first request after it);\n"
+            "'nothing cached': the cache emptied before each request, every fragment built."
         )
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.dir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils import timezone
-from wagtail.models import CollectionViewRestriction, Page
+from wagtail.models import CollectionViewRestriction, Page, PageViewRestriction
 
 
 def visible_pages(queryset=None, *, now=None):
@@ -20,7 +20,10 @@ def visible_pages(queryset=None, *, now=None):
     the expiry is checked here as well.
     """
     queryset = Page.objects.all() if queryset is None else queryset
-    return queryset.live().public().exclude(expire_at__lte=now or timezone.now())
+    # Wagtail's ``public()``, reading the restricted paths only (not whole restrictions).
+    for path in PageViewRestriction.objects.values_list("page__path", flat=True):
+        queryset = queryset.exclude(path__startswith=path)
+    return queryset.live().exclude(expire_at__lte=now or timezone.now())
 
 
 def is_expired(page, *, now=None) -> bool:

@@ -1,8 +1,11 @@
-"""HTTP validators and a response cache keyed on the content version.
+"""HTTP validators and response caches.
 
-Every public API response is a function of (published content, request URL, time for
-date-relative filters). The content version moves on every change to published content
-(see `cms.api.signal_handlers`), so an ETag built from it and the URL is exact, and the same
+Pages (`validated_response`): the ETag is derived from the keys of the page fragments a
+response holds (`cms.api.fragments`), with the URL, so it moves exactly when the answer
+does. Images, documents and the calendar (`cached_response`): every response is a
+function of (published content, request URL, time for date-relative filters); the
+content version moves on every change to published content (see
+`cms.api.signal_handlers`), so an ETag built from it and the URL is exact, and the same
 key can hold the rendered body for other requests.
 """
 
@@ -88,6 +91,22 @@ def cached_response(request, build):
             return response
         if timeout:
             cache.set(key, (response.content, response["Content-Type"]), timeout)
+    _set_validators(response, etag, last_modified)
+    return response
+
+
+def validated_response(request, parts, last_modified: datetime, body) -> HttpResponse:
+    """A 304 when the client holds this answer, else `body()` (JSON bytes); both with an
+    ETag made of `parts` (what the body is built from) and the URL."""
+    fingerprint = "|".join(
+        [SCHEMA_VERSION, request.get_full_path(), _time_bucket(request), *map(str, parts)]
+    )
+    etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
+    last_modified = int(last_modified.timestamp())
+    if _not_modified(request, etag, last_modified):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body(), content_type="application/json")
     _set_validators(response, etag, last_modified)
     return response
 

@@ -86,6 +86,8 @@ class Context:
         self.pages: dict[int, dict] = {}
         self.organisations: dict[int, dict] = {}
         self._root_paths = None
+        # What the page being walked refers to, as (kind, id): see `walk_pages`.
+        self.tracked: set | None = None
 
     # Walk --------------------------------------------------------------------
 
@@ -93,24 +95,32 @@ class Context:
         if not image_id:
             return None
         self.image_ids.add(int(image_id))
+        if self.tracked is not None:
+            self.tracked.add(("i", int(image_id)))
         return _Ref("image", int(image_id), alt)
 
     def document(self, document_id):
         if not document_id:
             return None
         self.document_ids.add(int(document_id))
+        if self.tracked is not None:
+            self.tracked.add(("d", int(document_id)))
         return _Ref("document", int(document_id))
 
     def page(self, page_id):
         if not page_id:
             return None
         self.page_ids.add(int(page_id))
+        if self.tracked is not None:
+            self.tracked.add(("p", int(page_id)))
         return _Ref("page", int(page_id))
 
     def organisation(self, organisation_id):
         if not organisation_id:
             return None
         self.organisation_ids.add(int(organisation_id))
+        if self.tracked is not None:
+            self.tracked.add(("o", int(organisation_id)))
         return _Ref("organisation", int(organisation_id))
 
     def rich_text(self, html):
@@ -477,19 +487,32 @@ class _MissingType:
 _Missing = _MissingType()
 
 
-def serialise_pages(pages, ctx: Context) -> list[dict]:
-    """The full representation of each (specific) page, with its references expanded."""
+def walk_pages(pages, ctx: Context, references: dict | None = None) -> list[dict]:
+    """Each (specific) page's representation with placeholders for what it refers to.
+
+    :param references: filled with page id → {(kind, id)} of the pages, images, documents
+        and organisations each page embeds (kinds as `PageReference.Kind`).
+    """
     tags = _tags_by_page(pages, ctx)
     documents = _children_by_page(pages, ctx, "documents")
     links = _children_by_page(pages, ctx, "links")
     items = []
     for page in pages:
+        if references is not None:
+            ctx.tracked = references[page.pk] = set()
         item = {"id": page.pk, "meta": page_meta(page, ctx), "title": page.title}
         for name in api_field_names(type(page)):
             value = _field(page, name, ctx, tags, documents, links)
             if value is not _Missing:
                 item[name] = value
         items.append(item)
+    ctx.tracked = None
+    return items
+
+
+def serialise_pages(pages, ctx: Context, references: dict | None = None) -> list[dict]:
+    """The full representation of each (specific) page, with its references expanded."""
+    items = walk_pages(pages, ctx, references)
     ctx.fetch()
     return ctx.resolve(items)
 

@@ -1,4 +1,5 @@
-"""Published content changed: move the API's content version, tell the front ends."""
+"""Published content changed: touch the fragments it reaches (`cms.api.fragments`), move
+the API's content version, tell the front ends."""
 
 import threading
 
@@ -6,8 +7,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from wagtail.models import Collection, CollectionViewRestriction, Page, PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms.api import webhooks
-from cms.api.models import ContentVersion
+from cms.api import fragments, webhooks
+from cms.api.models import ContentVersion, PageReference
+
+Kind = PageReference.Kind
 
 # Pages being deleted: Wagtail unpublishes them first, which must not read as "unpublished".
 _deleting = threading.local()
@@ -23,12 +26,55 @@ def bump(**kwargs):
     ContentVersion.bump()
 
 
+def everything_changed(**kwargs):
+    """Sites and collection privacy: any page's links or files may change."""
+    fragments.touch_all()
+    ContentVersion.bump()
+
+
+def organisation_changed(instance, **kwargs):
+    fragments.touch_dependents(Kind.ORGANISATION, [instance.pk])
+    ContentVersion.bump()
+
+
+def image_changed(instance, **kwargs):
+    from cms.models import Organisation
+
+    fragments.touch_dependents(Kind.IMAGE, [instance.pk])
+    # An organisation embeds its logo: the pages embedding that organisation too.
+    logos = Organisation.objects.filter(logo_id=instance.pk).values_list("pk", flat=True)
+    fragments.touch_dependents(Kind.ORGANISATION, logos)
+    ContentVersion.bump()
+
+
+def document_changed(instance, **kwargs):
+    fragments.touch_dependents(Kind.DOCUMENT, [instance.pk])
+    ContentVersion.bump()
+
+
+def restriction_changed(instance, **kwargs):
+    """A view restriction hides or shows a subtree: the cards and links to it change."""
+    from wagtail.models import Page
+
+    if instance.page_id is None:
+        return
+    page = Page.objects.filter(pk=instance.page_id).first()
+    if page is not None:
+        subtree = Page.objects.descendant_of(page, inclusive=True).values_list("pk", flat=True)
+        fragments.touch_dependents(Kind.PAGE, subtree)
+    ContentVersion.bump()
+
+
 def page_published_handler(instance, **kwargs):
+    fragments.record_published(instance)
+    fragments.touch_dependents(Kind.PAGE, [instance.pk])
     ContentVersion.bump()
     webhooks.emit(webhooks.page_event(instance, "published"))
 
 
 def page_unpublished_handler(instance, **kwargs):
+    fragments.touch_pages([instance.pk])
+    fragments.touch_dependents(Kind.PAGE, [instance.pk])
     ContentVersion.bump()
     if instance.pk not in _deleting_ids():
         webhooks.emit(webhooks.page_event(instance, "unpublished"))
@@ -47,12 +93,22 @@ def page_post_delete_handler(instance, **kwargs):
     if not isinstance(instance, Page) or type(instance) is not instance.specific_class:
         return
     _deleting_ids().discard(instance.pk)
+    fragments.touch_dependents(Kind.PAGE, [instance.pk])
     ContentVersion.bump()
     if getattr(instance, "_was_live", instance.live):
         webhooks.emit(webhooks.page_event(instance, "deleted"))
 
 
 def page_moved_handler(instance, url_path_before, url_path_after, **kwargs):
+    from wagtail.models import Page
+
+    # The page and its descendants have new paths: theirs and the links to them change.
+    path = Page.objects.filter(pk=instance.pk).values_list("path", flat=True).first()
+    subtree = list(
+        Page.objects.filter(path__startswith=path or instance.path).values_list("pk", flat=True)
+    )
+    fragments.touch_pages(subtree)
+    fragments.touch_dependents(Kind.PAGE, subtree)
     ContentVersion.bump()
     if instance.live:
         from cms.api.representation import Context
@@ -77,15 +133,16 @@ def register_signal_handlers():
     pre_delete.connect(page_pre_delete_handler, dispatch_uid="cms-api-pre-delete")
     post_delete.connect(page_post_delete_handler, dispatch_uid="cms-api-post-delete")
     # What the representations embed, and what decides who may see a page or a file.
-    for model in (
-        Organisation,
-        get_image_model(),
-        get_document_model(),
-        PageViewRestriction,
-        Collection,
-        CollectionViewRestriction,
-        Site,
-    ):
+    handlers = {
+        Organisation: organisation_changed,
+        get_image_model(): image_changed,
+        get_document_model(): document_changed,
+        PageViewRestriction: restriction_changed,
+        Collection: everything_changed,
+        CollectionViewRestriction: everything_changed,
+        Site: everything_changed,
+    }
+    for model, handler in handlers.items():
         uid = f"cms-api-{model._meta.label_lower}"
-        post_save.connect(bump, sender=model, dispatch_uid=f"{uid}-save")
-        post_delete.connect(bump, sender=model, dispatch_uid=f"{uid}-delete")
+        post_save.connect(handler, sender=model, dispatch_uid=f"{uid}-save")
+        post_delete.connect(handler, sender=model, dispatch_uid=f"{uid}-delete")

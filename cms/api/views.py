@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -17,13 +18,10 @@ from wagtail.images import get_image_model
 from wagtail.models import Page, Site
 from wagtail.search.backends import get_search_backend
 
-from cms.api.caching import cached_response, json_response
-from cms.api.representation import (
-    Context,
-    serialise_documents,
-    serialise_images,
-    serialise_pages,
-)
+from cms.api import fragments
+from cms.api.caching import cached_response, content_state, json_response, validated_response
+from cms.api.models import ContentVersion
+from cms.api.representation import Context, serialise_documents, serialise_images
 from cms.visibility import public_media, visible_pages
 
 # Ordering a front end asks for → database ordering (ties broken by id for stable pages).
@@ -41,6 +39,7 @@ PAGE_ORDERINGS = {
 MAX_ID = 2**63 - 1  # the largest BigAutoField
 MAX_VALUES = 50  # per comma-separated filter: each is a condition in one SQL query
 MAX_OFFSET = 1_000_000  # deeper than any listing; keeps OFFSET within every database
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # Last-Modified of an empty answer on a new site
 TRUE = {"1", "true", "yes"}
 FALSE = {"0", "false", "no"}
 
@@ -202,6 +201,19 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         ]
     )
 
+    # Responses are assembled from per-page fragments (`cms.api.fragments`) and validated
+    # by their keys, not by one cache entry per URL.
+
+    def listing_view(self, request):
+        reject_nul(request)
+        return self._listing(request)
+
+    def detail_view(self, request, pk):
+        reject_nul(request)
+        if pk > MAX_ID:
+            raise Http404("not found")
+        return self._detail(request, pk)
+
     # Listing -----------------------------------------------------------------
 
     def _listing(self, request):
@@ -236,14 +248,40 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             )
             total = results.count()
             ids = [page.pk for page in results[offset : offset + limit]]
+            found, _rows = fragments.entries(fragments.stamped(Page.objects.filter(pk__in=ids)))
+            position = {pk: i for i, pk in enumerate(ids)}
+            found.sort(key=lambda entry: position[entry.pk])
+            version, expired = content_state()
+            changed = [version.changed_at, expired]
         else:
-            queryset = queryset.order_by(*(ordering or ("path",)), "id")
-            total = queryset.count()
-            ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
-        pages = self._load(ids)
-        items = serialise_pages(pages, Context(request))
-        items = self._select_fields(request, items)
-        return json_response({"meta": {"total_count": total}, "items": items})
+            # One query: the window's ids with their keys' parts, the total, and the dates
+            # a listing's Last-Modified also needs (the last change anywhere, the latest
+            # expiry: a listing loses pages without any of its own pages changing).
+            latest_change = ContentVersion.objects.filter(pk=1).values("changed_at")
+            window = fragments.stamped(
+                queryset.order_by(*(ordering or ("path",)), "id"), total=True
+            ).annotate(_changed=Subquery(latest_change))
+            found, rows = fragments.entries(window[offset : offset + limit], "_total", "_changed")
+            if rows:
+                expired, total, latest = rows[0]
+                changed = [latest, expired]
+            else:
+                total = queryset.count() if offset else 0
+                version, expired = content_state()
+                changed = [version.changed_at, expired]
+        dates = [e.last_modified for e in found] + changed
+        last_modified = max((d for d in dates if d), default=EPOCH)
+        fields = _csv(request, "fields")
+
+        def body():
+            parts = fragments.fragments(found)
+            if fields and fields != ["*"]:
+                items = self._select_fields(request, [json.loads(part) for part in parts])
+                return fragments.dumps({"meta": {"total_count": total}, "items": items})
+            head = b'{"meta":{"total_count":%d},"items":[' % total
+            return head + b",".join(parts) + b"]}"
+
+        return validated_response(request, [total, *(e.key for e in found)], last_modified, body)
 
     def _typed_queryset(self, request, default=None):
         """The public pages of the requested types; event filters imply events."""
@@ -352,11 +390,6 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         return tuple(prefix + f for f in fields)
 
     @staticmethod
-    def _load(ids):
-        by_id = {page.pk: page for page in Page.objects.filter(pk__in=ids).specific()}
-        return [by_id[pk] for pk in ids if pk in by_id]
-
-    @staticmethod
     def _select_fields(request, items):
         """`fields=a,b` keeps only those fields, `fields=-body` drops some; id, meta, title stay."""
         fields = _csv(request, "fields")
@@ -377,11 +410,18 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
     # Detail ------------------------------------------------------------------
 
     def _detail(self, request, pk):
-        try:
-            page = public_pages(request).get(pk=pk).specific
-        except Page.DoesNotExist as e:
-            raise Http404("not found") from e
-        return json_response(serialise_pages([page], Context(request))[0])
+        found, _rows = fragments.entries(fragments.stamped(public_pages(request).filter(pk=pk)))
+        if not found:
+            raise Http404("not found")
+
+        def body():
+            parts = fragments.fragments(found)
+            if not parts:  # deleted since the query
+                raise Http404("not found")
+            return parts[0]
+
+        entry = found[0]
+        return validated_response(request, [entry.key], entry.last_modified or EPOCH, body)
 
     def find_object(self, queryset, request):
         # Stock `find` walks the site's routing; resolve against public pages only.

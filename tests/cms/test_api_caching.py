@@ -66,9 +66,14 @@ def test_saving_a_draft_changes_nothing(seeded, client):
 
 @pytest.mark.parametrize("change", ["unpublish", "delete", "restrict", "organisation"])
 def test_unpublish_delete_privacy_and_snippet_edits_change_validators(seeded, client, change):
+    """The listing holding the page changes, so does a page that embeds it (the newsletter
+    cards the interview; the other interview shows the organisation); a page that embeds
+    nothing of it keeps its validators."""
     page, other = seeded["interviews"][0], seeded["interviews"][1]
+    newsletter = f"/api/v2/pages/{seeded['newsletter'].pk}/"
     listing = client.get(URLS[0])
     detail = client.get(_urls(other)[1])
+    embedding = client.get(newsletter)
     if change == "unpublish":
         page.unpublish()
     elif change == "delete":
@@ -84,12 +89,18 @@ def test_unpublish_delete_privacy_and_snippet_edits_change_validators(seeded, cl
 
     new_listing = client.get(URLS[0], HTTP_IF_NONE_MATCH=listing["ETag"])
     assert new_listing.status_code == 200
-    assert client.get(_urls(other)[1], HTTP_IF_NONE_MATCH=detail["ETag"]).status_code == 200
+    again = client.get(_urls(other)[1], HTTP_IF_NONE_MATCH=detail["ETag"])
     ids = {item["id"] for item in new_listing.json()["items"]}
     if change == "organisation":
+        assert again.status_code == 200
         assert client.get(_urls(other)[1]).json()["organisation"]["short_name"] == "UDD"
     else:
+        assert again.status_code == 304
         assert page.pk not in ids
+        card = client.get(newsletter, HTTP_IF_NONE_MATCH=embedding["ETag"])
+        assert card.status_code == 200
+        assert f'"id":{page.pk},"type":"interviews.InterviewPage"' not in card.content.decode()
+        assert f'"id":{page.pk},"type":"interviews.InterviewPage"' in embedding.content.decode()
 
 
 def test_upcoming_answers_follow_the_clock(seeded, client, settings, monkeypatch):
@@ -108,11 +119,20 @@ def test_errors_are_not_cached_as_content(seeded, client):
     assert "ETag" not in response
 
 
-def test_a_repeated_request_is_served_from_the_cache(seeded, client, django_assert_num_queries):
-    for url in ["/api/v2/pages/?type=cms.EventPage", "/api/events.ics"]:
-        first = client.get(url)
-        with django_assert_num_queries(1):  # the content version (with the last expiry) only
-            again = client.get(url)
-        assert again.content == first.content
-        assert again["Content-Type"] == first["Content-Type"]
-        assert again["ETag"] == first["ETag"]
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [
+        # The site, the view restrictions, then the ids with their fragments' keys.
+        ("/api/v2/pages/?type=cms.EventPage", 3),
+        ("/api/events.ics", 1),  # the content version (with the last expiry) only
+    ],
+)
+def test_a_repeated_request_is_served_from_the_cache(
+    seeded, client, django_assert_num_queries, url, queries
+):
+    first = client.get(url)
+    with django_assert_num_queries(queries):
+        again = client.get(url)
+    assert again.content == first.content
+    assert again["Content-Type"] == first["Content-Type"]
+    assert again["ETag"] == first["ETag"]

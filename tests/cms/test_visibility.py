@@ -15,7 +15,7 @@ from wagtail.documents import get_document_model
 from wagtail.images import get_image_model
 from wagtail.models import Collection, CollectionViewRestriction, Page, PageViewRestriction
 
-from cms.api.models import ContentVersion
+from cms.api.models import ContentVersion, PageState
 from cms.api.tasks import publish_scheduled
 from cms.models import EventIndexPage, GoodPracticePage
 from interviews.models import InterviewIndexPage, InterviewPage
@@ -258,7 +258,12 @@ def test_expired_pages_leave_every_public_output_before_the_task_runs(seeded, ap
 
 
 def test_a_page_expiring_moves_the_validators_without_any_write(seeded, api):
-    ContentVersion.objects.update(changed_at=timezone.now() - timedelta(hours=1))
+    # Every date a listing's Last-Modified is made of, an hour back: dates are to the
+    # second, and the expiry below must fall after them.
+    hour_ago = timezone.now() - timedelta(hours=1)
+    ContentVersion.objects.update(changed_at=hour_ago)
+    PageState.objects.update(changed_at=hour_ago)
+    Page.objects.update(last_published_at=hour_ago)
     interview = seeded["interviews"][1]
     response, body = api("/api/v2/pages/?type=interviews.InterviewPage")
     assert interview.pk in _ids(body)
