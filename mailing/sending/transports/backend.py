@@ -117,8 +117,10 @@ class BackendTransport(Transport):
             message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise smtp_error(code, text) from exc
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise smtp_error(code, text, recipient=True) from exc
+        except smtplib.SMTPDataError as exc:
+            raise smtp_error(exc.smtp_code, exc.smtp_error, recipient=True) from exc
+        except smtplib.SMTPSenderRefused as exc:
             raise smtp_error(exc.smtp_code, exc.smtp_error) from exc
         except AnymailUnsupportedFeature:
             if len(message.to) > 1:
