@@ -285,3 +285,14 @@ SENDING_STATUS_CHECK_EVERY = env.env_int("SENDING_STATUS_CHECK_EVERY", 10)
 BOUNCE_HARD_THRESHOLD = env.env_int("BOUNCE_HARD_THRESHOLD", 1)
 BOUNCE_SOFT_THRESHOLD = env.env_int("BOUNCE_SOFT_THRESHOLD", 3)
 BOUNCE_SOFT_WINDOW_DAYS = env.env_int("BOUNCE_SOFT_WINDOW_DAYS", 30)
+# Envelope sender with a signed token per delivery (VERP): bounces@x → bounces+<token>@x.
+# Unset: the From address, as before (bounces then go wherever the From address reads).
+BOUNCE_ADDRESS = os.environ.get("BOUNCE_ADDRESS", "").strip()
+if BOUNCE_ADDRESS and (BOUNCE_ADDRESS.count("@") != 1 or "+" in BOUNCE_ADDRESS):
+    raise ImproperlyConfigured("BOUNCE_ADDRESS must be one plain address, e.g. bounces@example.org")
+# Where the bounces arrive, read by mailing/bounce_mailbox.py on the worker's schedule and
+# by `manage.py process_bounces`: imap[s]://, pop3[s]://user:pass@host[:port]/FOLDER or
+# maildir:///path. Unset: nothing is read.
+BOUNCE_MAILBOX = os.environ.get("BOUNCE_MAILBOX", "").strip()
+# A DSN that names only the failed address matches a delivery sent within these days.
+BOUNCE_MATCH_DAYS = env.env_int("BOUNCE_MATCH_DAYS", 14)

@@ -6,6 +6,7 @@ from django.test.utils import override_settings
 
 from mailing import campaigns
 from mailing.models import Bounce, Campaign, Delivery, DeliveryEvent, Suppression, email_hash
+from mailing.sending import message as msg
 from mailing.sending import sender
 from tests.smtp import SmtpSink, smtp_settings
 
@@ -105,3 +106,57 @@ def test_soft_refusals_never_reach_the_hard_policy(seeded, sink):
     assert delivery.status == Delivery.Status.FAILED
     assert delivery.error.startswith("gave up after 2 attempts: 452")
     assert not Suppression.objects.exists()
+
+
+# The envelope sender (VERP) ------------------------------------------------------------
+
+
+def test_each_message_leaves_from_its_own_signed_bounce_address(seeded, sink, path):
+    with override_settings(BOUNCE_ADDRESS="bounces@mail.example.org"):
+        campaign = send(seeded, path)
+    envelopes = dict(sink.envelopes)
+    assert len(envelopes) == campaign.recipients_count
+    for rcpt, message in sink.parsed():
+        assert message["From"].addresses[0].addr_spec == "newsletter@example.org"
+        sender = envelopes[rcpt]
+        assert sender.startswith("bounces+") and sender.endswith("@mail.example.org")
+        with override_settings(BOUNCE_ADDRESS="bounces@mail.example.org"):
+            [token] = msg.bounce_tokens(f"Delivered-To: {sender}")
+            # Some mail servers fold the local part to lower or upper case.
+            assert msg.delivery_from_bounce_token(token.upper()) == msg.delivery_from_bounce_token(
+                token
+            )
+        delivery = Delivery.objects.get(pk=msg.delivery_from_bounce_token(token))
+        assert (delivery.campaign, delivery.subscriber.email.lower()) == (campaign, rcpt)
+
+
+def test_without_a_bounce_address_the_from_address_is_the_envelope_sender(seeded, sink, path):
+    send(seeded, path)
+    assert {sender for _rcpt, sender in sink.envelopes} == {"newsletter@example.org"}
+
+
+@override_settings(BOUNCE_ADDRESS="bounces@mail.example.org")
+def test_a_forged_or_tampered_bounce_token_points_nowhere(seeded):
+    campaign = campaigns.create(seeded["newsletter"], [seeded["mailing_list"]])
+    assert campaigns.schedule(campaign) and campaigns.start(campaign.pk)
+    first, second = Delivery.objects.filter(campaign=campaign).order_by("pk")[:2]
+    token = msg.bounce_tokens(msg.bounce_address(first.pk))[0]
+    assert msg.delivery_from_bounce_token(token) == first.pk
+    number, mac = token.split(".")
+    flipped = mac[:-1] + ("0" if mac[-1] != "0" else "1")
+    for forged in [
+        f"{number}.{flipped}",  # one character of the signature changed
+        f"{second.pk}.{mac}",  # another delivery with this one's signature
+        f"{number}.{mac[:-1]}",  # cut short
+        f"{number}.{mac}0",
+        f"{number}",
+        f"-{number}.{mac}",
+        f"{number}.{mac}\r\nBcc: x@example.org",
+        f"９.{mac}",  # a full-width digit
+        "",
+    ]:
+        assert msg.delivery_from_bounce_token(forged) is None, forged
+    with override_settings(SECRET_KEY="another-key-" * 4):
+        assert msg.delivery_from_bounce_token(token) is None
+    # Another address that happens to use "+" is no token of ours.
+    assert msg.bounce_tokens("To: bounces+x@other.example.org, news+1@mail.example.org") == []

@@ -41,8 +41,9 @@ class SmtpTransport(Transport):
         results = []
         for recipient in batch:
             data = self.template.render(self.template.values(recipient, self.date()))
+            sender = self.template.envelope_sender(recipient.delivery_id)
             try:
-                self.post(recipient.email, data)
+                self.post(recipient.email, data, sender)
             except (Transient, Permanent) as exc:
                 results.append(outcome(recipient, exc))
             else:
@@ -84,14 +85,16 @@ class SmtpTransport(Transport):
                 self.smtp.close()
         self.smtp = None
 
-    def post(self, to: str, data: bytes):
-        """One SMTP transaction; raises Transient or Permanent from the server's answers."""
+    def post(self, to: str, data: bytes, sender: str = ""):
+        """One SMTP transaction (MAIL FROM ``sender``, else the campaign's From address);
+        raises Transient or Permanent from the server's answers."""
         if self.smtp is None:
             try:
                 self.open()
             except (smtplib.SMTPException, OSError) as exc:
                 raise Transient(f"connection: {exc}") from exc
-        smtp, sender, rcpt = self.smtp, self.template.sender, _bare(to)
+        smtp, rcpt = self.smtp, _bare(to)
+        sender = _bare(sender or self.template.sender)
         options = " BODY=8BITMIME" if self.template.eight_bit and self.has_8bit else ""
         if not rcpt.isascii():
             # A non-ASCII mailbox name (the domain is IDNA already) needs RFC 6531.
