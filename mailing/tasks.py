@@ -1,11 +1,12 @@
 """django-q2 entry points: thin, taking ids (a signup takes its validated fields: no row
-exists yet); the work is in mailing.campaigns, .sending and .signup."""
+exists yet); the work is in mailing.campaigns, .sending, .signup and .bounce_mailbox."""
 
 import logging
 
+from django.conf import settings
 from django_q.conf import Conf
 
-from mailing import campaigns, queue, signup
+from mailing import bounce_mailbox, campaigns, queue, signup
 from mailing.sending.sender import run_sender
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,17 @@ def send_campaign(campaign_id: int):
 def process_signup(payload: dict):
     """A signup from the API: all the work whose timing would tell the address's state."""
     return signup.process_signup(payload)
+
+
+def process_bounces():
+    """Read the bounce mailbox once (the schedule's entry point); nothing when unset."""
+    if not settings.BOUNCE_MAILBOX:
+        return None
+    try:
+        return bounce_mailbox.process().as_dict()
+    except bounce_mailbox.MailboxError as exc:
+        logger.error("bounce mailbox: %s", exc)  # noqa: TRY400 - the reason is the message
+        return {"error": str(exc)}
 
 
 def on_worker_spawn(sender, proc_name=None, **kwargs):

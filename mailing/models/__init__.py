@@ -12,5 +12,5 @@ from mailing.models.audience import (  # noqa: F401
     normalise_email,
     search_key,
 )
-from mailing.models.bounces import Bounce  # noqa: F401, E402
+from mailing.models.bounces import Bounce, BounceMessage  # noqa: F401, E402
 from mailing.models.campaigns import Campaign, Delivery, DeliveryEvent  # noqa: F401, E402
