@@ -185,13 +185,18 @@ def _act(bounce: Bounce, address: str, subscriber: Subscriber | None) -> str:
         threshold = setting("BOUNCE_SOFT_THRESHOLD", 3)
         window = timedelta(days=setting("BOUNCE_SOFT_WINDOW_DAYS", 30))
         reason = Suppression.Reason.SOFT_BOUNCES
-    if threshold <= 0 or _count(bounce, window) < threshold:
+    # This bounce is the first of its kind at least: a threshold of 1 needs no count.
+    if threshold <= 0 or (threshold > 1 and _count(bounce, window) < threshold):
         _history(subscriber, bounce)
         return Bounce.Action.COUNTED
     if bounce.type == Type.SOFT:
         _history(subscriber, bounce)
         detail = f"{threshold} soft bounces; last: {detail}"
-    subscriptions.suppress(address, reason, detail=detail, source=bounce.source)
+    # The subscriber already read, when it is this address's (saves looking it up again).
+    mine = subscriber is not None and subscriber.email_hash == bounce.email_hash
+    subscriptions.suppress(
+        subscriber if mine else address, reason, detail=detail, source=bounce.source
+    )
     return Bounce.Action.SUPPRESSED
 
 
