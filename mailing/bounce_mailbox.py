@@ -42,6 +42,8 @@ from mailing.sending.message import (
 )
 
 logger = logging.getLogger(__name__)
+# flufl.bounce logs every detector it tries at INFO: seventeen lines a message.
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
 SOURCE = "bounce mailbox"
 # Headers in which a mail server writes the address a message was delivered to.
@@ -153,7 +155,10 @@ def _text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return str(part.get_payload() or "")
-    return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        return payload.decode("utf-8", "replace")
 
 
 def is_auto_reply(message: Message) -> bool:
@@ -265,7 +270,12 @@ def _handle(message: Message, summary: Summary) -> str:
         delivery_id = verp_delivery(message) or message_id_delivery(message)
     except Forged as exc:
         summary.unmatched += 1
-        logger.warning("bounce mailbox: %s came to a forged bounce address (%s)", label, exc)
+        logger.warning(
+            "bounce mailbox: %s came to a bounce address we did not sign, or for a delivery"
+            " since deleted (%s): ignored",
+            label,
+            exc,
+        )
         return "forged"
     if delivery_id:
         reports = [_report(delivery_id, failed)]

@@ -333,8 +333,10 @@ def test_auto_replies_are_counted_and_left_alone(sent, tmp_path):
         b"Content-Type: message/delivery-status\r\n\r\nFinal-Recipient: \r\nAction: failed\r\n",
         b"X-Long: " + b"a" * 200_000 + b"\r\n\r\nbody",
         "Subject: Undeliverable\r\n\r\nＡda＠example.net: user unknown\r\n".encode(),
+        b"Content-Type: text/plain; charset=x-unknown-8\r\nSubject: Delivery failure\r\n\r\n"
+        b"Delivery to the following recipients failed.\r\n\r\n   zed@example.net\r\n",
     ],
-    ids=["empty", "binary", "broken-mime", "empty-dsn", "huge-header", "lookalike"],
+    ids=["empty", "binary", "broken-mime", "empty-dsn", "huge-header", "lookalike", "charset"],
 )
 def test_malformed_mail_is_counted_not_fatal(sent, tmp_path, raw):
     box, url = maildir(tmp_path, raw, verp_dsn(sent["ben@example.net"]))
