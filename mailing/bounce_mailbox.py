@@ -22,6 +22,7 @@ import mailbox as mailboxes
 import poplib
 import re
 import ssl
+import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from email.message import Message
@@ -467,14 +468,18 @@ def open_mailbox(url: str):
 # --- the poller -------------------------------------------------------------------------
 
 
-def process(url: str | None = None, *, limit: int | None = None) -> Summary:
+def process(
+    url: str | None = None, *, limit: int | None = None, seconds: float | None = None
+) -> Summary:
     """Read the bounce mailbox once (``BOUNCE_MAILBOX`` unless ``url``): each message is
-    handled once, then deleted or moved. MailboxError when it cannot be read."""
+    handled once, then deleted or moved; stops after ``seconds`` (the next run goes on
+    where this one stopped). MailboxError when it cannot be read."""
     url = settings.BOUNCE_MAILBOX if url is None else url
     summary = Summary()
     if not url:
         return summary
     box = open_mailbox(url)
+    deadline = time.monotonic() + seconds if seconds else None
     try:
         for key in box.keys()[:limit]:
             raw = box.fetch(key)
@@ -482,6 +487,8 @@ def process(url: str | None = None, *, limit: int | None = None) -> Summary:
                 continue
             handle_message(raw, summary)
             box.done(key)
+            if deadline and time.monotonic() > deadline:
+                break
     except (imaplib.IMAP4.error, poplib.error_proto, OSError) as exc:
         raise MailboxError(f"reading the bounce mailbox: {exc}") from exc
     finally:

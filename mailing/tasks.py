@@ -38,7 +38,9 @@ def process_bounces():
     if not settings.BOUNCE_MAILBOX:
         return None
     try:
-        return bounce_mailbox.process().as_dict()
+        # Within the task's time limit; a big mailbox is finished by the next runs.
+        seconds = getattr(settings, "BOUNCE_TASK_SECONDS", 120)
+        return bounce_mailbox.process(seconds=seconds).as_dict()
     except bounce_mailbox.MailboxError as exc:
         logger.error("bounce mailbox: %s", exc)  # noqa: TRY400 - the reason is the message
         return {"error": str(exc)}

@@ -296,3 +296,5 @@ if BOUNCE_ADDRESS and (BOUNCE_ADDRESS.count("@") != 1 or "+" in BOUNCE_ADDRESS):
 BOUNCE_MAILBOX = os.environ.get("BOUNCE_MAILBOX", "").strip()
 # A DSN that names only the failed address matches a delivery sent within these days.
 BOUNCE_MATCH_DAYS = env.env_int("BOUNCE_MATCH_DAYS", 14)
+# One scheduled read of the mailbox stops after this (below Q_TIMEOUT); the next goes on.
+BOUNCE_TASK_SECONDS = env.env_int("BOUNCE_TASK_SECONDS", 120)

@@ -486,6 +486,15 @@ def test_the_worker_reads_the_mailbox_on_a_schedule(sent, tmp_path, settings):
     assert "error" in tasks.process_bounces()
 
 
+def test_a_run_stops_at_its_time_budget_and_the_next_goes_on(sent, tmp_path):
+    reports = [verp_dsn(sent[address]) for address in READERS]
+    box, url = maildir(tmp_path, *reports)
+    assert bounce_mailbox.process(url, seconds=1e-9).read == 1  # the first, then time is up
+    assert len(box) == 2
+    assert bounce_mailbox.process(url).read == 2
+    assert all(suppressed(address) for address in READERS)
+
+
 def test_a_suppressed_reader_is_left_out_of_the_next_issue(sent, tmp_path):
     from mailing import campaigns
 
