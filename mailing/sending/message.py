@@ -170,11 +170,6 @@ def delivery_from_bounce_token(token: str) -> int | None:
     return int(delivery_id) if Delivery.objects.filter(pk=delivery_id).exists() else None
 
 
-def envelope_sender(campaign: Campaign, delivery_id: int | str) -> str:
-    """MAIL FROM for one delivery: its VERP bounce address, else the From address."""
-    return bounce_address(delivery_id) or campaign.from_email
-
-
 def sender_address(mailing_list: MailingList | None) -> tuple[str, str, str]:
     """(from name, from email, reply-to): the list's own, else the site's settings."""
     name = (mailing_list.from_name if mailing_list else "") or settings.NEWSLETTER_SENDER_NAME
@@ -383,6 +378,7 @@ class MessageTemplate:
         )
 
     def envelope_sender(self, delivery_id: int) -> str:
+        """MAIL FROM for one delivery: its VERP bounce address, else the From address."""
         return bounce_address(delivery_id) or self.sender
 
     def values(self, recipient, date: bytes) -> dict:
