@@ -1,12 +1,12 @@
 """Bounces: classified once, acted on by policy (listmonk's shape).
 
-Every report that a message did not arrive (an ESP webhook today; an SMTP answer or a
-bounce mailbox later) comes in as a ``Report`` through ``handle``, the one entry point.
-It becomes one ``Bounce`` typed hard, soft, complaint or policy, and the policy for
-that type decides: hard bounces and complaints suppress the address, soft bounces are
-counted and suppress only past ``BOUNCE_SOFT_THRESHOLD`` within
-``BOUNCE_SOFT_WINDOW_DAYS``, and a receiver's policy block is only recorded, so a full
-mailbox or a spam filter never removes a reader on its own.
+Every report that a message did not arrive (an ESP webhook, the receiving server's
+SMTP answer, a DSN read from the bounce mailbox) comes in as a ``Report`` through
+``handle``, the one entry point. It becomes one ``Bounce`` typed hard, soft, complaint
+or policy, and the policy for that type decides: hard bounces and complaints suppress
+the address, soft bounces are counted and suppress only past ``BOUNCE_SOFT_THRESHOLD``
+within ``BOUNCE_SOFT_WINDOW_DAYS``, and a receiver's policy block is only recorded, so
+a full mailbox or a spam filter never removes a reader on its own.
 """
 
 from __future__ import annotations
@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from mailing import subscriptions
-from mailing.models import Bounce, Delivery, Subscriber, SubscriberEvent, Suppression, email_hash
+from mailing.models import (
+    Bounce,
+    Delivery,
+    DeliveryEvent,
+    Subscriber,
+    SubscriberEvent,
+    Suppression,
+    email_hash,
+)
 
 Type = Bounce.Type
 
@@ -92,6 +101,40 @@ def handle(report: Report) -> Bounce | None:
     return bounce
 
 
+SMTP_SOURCE = "SMTP answer"
+
+
+def refused(delivery_id: int, address: str, answer: str) -> Bounce | None:
+    """The receiving server answered 5xx at RCPT or DATA: a bounce of that delivery,
+    classified by its enhanced status code like any other report."""
+    with transaction.atomic():
+        bounce = handle(
+            Report(
+                recipient=address,
+                event="bounced",
+                mta_response=answer,
+                source=SMTP_SOURCE,
+                delivery_id=delivery_id,
+            )
+        )
+        if bounce is not None:
+            record_event(bounce, {"source": SMTP_SOURCE, "answer": bounce.reason})
+    return bounce
+
+
+def record_event(bounce: Bounce, raw: dict) -> DeliveryEvent | None:
+    """The bounce as an event of its delivery (the campaign's report counts these)."""
+    if bounce.delivery_id is None:
+        return None
+    return DeliveryEvent.objects.create(
+        delivery_id=bounce.delivery_id,
+        kind=DeliveryEvent.Kind.BOUNCED,
+        occurred_at=bounce.occurred_at,
+        detail=" ".join(w for w in (bounce.type, bounce.status, bounce.reason) if w)[:2000],
+        raw=raw,
+    )
+
+
 def _classify(report: Report) -> tuple[str, str]:
     """(Bounce.Type, enhanced status code or "") of one report."""
     text = f"{report.mta_response or ''} {report.description or ''}"
@@ -142,13 +185,18 @@ def _act(bounce: Bounce, address: str, subscriber: Subscriber | None) -> str:
         threshold = setting("BOUNCE_SOFT_THRESHOLD", 3)
         window = timedelta(days=setting("BOUNCE_SOFT_WINDOW_DAYS", 30))
         reason = Suppression.Reason.SOFT_BOUNCES
-    if threshold <= 0 or _count(bounce, window) < threshold:
+    # This bounce is the first of its kind at least: a threshold of 1 needs no count.
+    if threshold <= 0 or (threshold > 1 and _count(bounce, window) < threshold):
         _history(subscriber, bounce)
         return Bounce.Action.COUNTED
     if bounce.type == Type.SOFT:
         _history(subscriber, bounce)
         detail = f"{threshold} soft bounces; last: {detail}"
-    subscriptions.suppress(address, reason, detail=detail, source=bounce.source)
+    # The subscriber already read, when it is this address's (saves looking it up again).
+    mine = subscriber is not None and subscriber.email_hash == bounce.email_hash
+    subscriptions.suppress(
+        subscriber if mine else address, reason, detail=detail, source=bounce.source
+    )
     return Bounce.Action.SUPPRESSED
 
 

@@ -1,11 +1,12 @@
 """django-q2 entry points: thin, taking ids (a signup takes its validated fields: no row
-exists yet); the work is in mailing.campaigns, .sending and .signup."""
+exists yet); the work is in mailing.campaigns, .sending, .signup and .bounce_mailbox."""
 
 import logging
 
+from django.conf import settings
 from django_q.conf import Conf
 
-from mailing import campaigns, hits, queue, signup
+from mailing import bounce_mailbox, campaigns, hits, queue, signup
 from mailing.sending.sender import run_sender
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,19 @@ def flush_tracking():
 def process_signup(payload: dict):
     """A signup from the API: all the work whose timing would tell the address's state."""
     return signup.process_signup(payload)
+
+
+def process_bounces():
+    """Read the bounce mailbox once (the schedule's entry point); nothing when unset."""
+    if not settings.BOUNCE_MAILBOX:
+        return None
+    try:
+        # Within the task's time limit; a big mailbox is finished by the next runs.
+        seconds = getattr(settings, "BOUNCE_TASK_SECONDS", 120)
+        return bounce_mailbox.process(seconds=seconds).as_dict()
+    except bounce_mailbox.MailboxError as exc:
+        logger.error("bounce mailbox: %s", exc)  # noqa: TRY400 - the reason is the message
+        return {"error": str(exc)}
 
 
 def on_worker_spawn(sender, proc_name=None, **kwargs):

@@ -298,3 +298,18 @@ TRACKING_FLUSH_EVERY = env.env_int("TRACKING_FLUSH_EVERY", 500)
 # Image loads from these networks without a browser's user agent are proxies (Apple
 # Mail Privacy Protection), counted apart from opens.
 TRACKING_MACHINE_OPEN_NETWORKS = env.env_list("TRACKING_MACHINE_OPEN_NETWORKS", ["17.0.0.0/8"])
+
+# --- bounces without an ESP ---
+# Envelope sender with a signed token per delivery (VERP): bounces@x → bounces+<token>@x.
+# Unset: the From address, as before (bounces then go wherever the From address reads).
+BOUNCE_ADDRESS = os.environ.get("BOUNCE_ADDRESS", "").strip()
+if BOUNCE_ADDRESS and (BOUNCE_ADDRESS.count("@") != 1 or "+" in BOUNCE_ADDRESS):
+    raise ImproperlyConfigured("BOUNCE_ADDRESS must be one plain address, e.g. bounces@example.org")
+# Where the bounces arrive, read by mailing/bounce_mailbox.py on the worker's schedule and
+# by `manage.py process_bounces`: imap[s]://, pop3[s]://user:pass@host[:port]/FOLDER or
+# maildir:///path. Unset: nothing is read.
+BOUNCE_MAILBOX = os.environ.get("BOUNCE_MAILBOX", "").strip()
+# A DSN that names only the failed address matches a delivery sent within these days.
+BOUNCE_MATCH_DAYS = env.env_int("BOUNCE_MATCH_DAYS", 14)
+# One scheduled read of the mailbox stops after this (below Q_TIMEOUT); the next goes on.
+BOUNCE_TASK_SECONDS = env.env_int("BOUNCE_TASK_SECONDS", 120)

@@ -3,6 +3,8 @@
 ``SmtpSink`` records what it receives and can answer chosen recipients with scripted
 codes: ``recorder.answers = {"a@x.org": [451, 250]}`` answers 451 to the first RCPT
 for that address and accepts the second; 550 stays forever when it is the last code.
+``recorder.data_answers = {"a@x.org": 554}`` refuses the message after its DATA instead.
+``recorder.envelopes`` keeps (recipient, MAIL FROM) of what was accepted.
 The ``smtp_server`` fixture starts one and points Django's SMTP backend at it.
 """
 
@@ -21,6 +23,7 @@ TEXTS = {
     451: "4.7.1 Greylisted, try again later",
     452: "4.2.2 Mailbox full",
     550: "5.1.1 No such user",
+    554: "5.7.1 Message refused by policy",
 }
 
 
@@ -32,6 +35,8 @@ class Recorder:
         self.raw = []  # (recipient, raw bytes)
         self.counts = Counter()
         self.answers = {}
+        self.data_answers = {}
+        self.envelopes = []  # (recipient, envelope sender)
         self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
         self.lock = threading.Lock()
         self.host, self.port = "127.0.0.1", None
@@ -61,6 +66,11 @@ class Recorder:
             await asyncio.sleep(self.delay)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
+                code = self.data_answers.get(rcpt.lower())
+                if code:
+                    return f"{code} {TEXTS.get(code, 'refused')}"
+            for rcpt in envelope.rcpt_tos:
+                self.envelopes.append((rcpt.lower(), envelope.mail_from))
                 self.counts[rcpt.lower()] += 1
                 if self.keep_messages:
                     self.raw.append((rcpt.lower(), envelope.original_content))

@@ -21,7 +21,7 @@ def unschedule_flush(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailing', '0009_campaign_exclude_received'),
+        ('mailing', '0010_bounce_mailbox'),
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]

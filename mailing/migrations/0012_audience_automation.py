@@ -41,8 +41,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('mailing', '0009_campaign_exclude_received'),
-        ('newsletters', '0006_newsletterpage_public_sent_at'),
+        ('mailing', '0011_tracking'),
+        ('newsletters', '0005_newsletterpage_public_sent_at'),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailing', '0009_campaign_exclude_received'),
+        ('mailing', '0012_audience_automation'),
     ]
 
     operations = [

@@ -49,3 +49,19 @@ class Bounce(models.Model):
 
     def __str__(self):
         return f"{self.get_type_display()} {self.status or ''} ({self.occurred_at:%Y-%m-%d})"
+
+
+class BounceMessage(models.Model):
+    """A message read from the bounce mailbox, kept by digest so that none is handled twice
+    (a mailbox that could not delete it, two pollers at once), and what became of it."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    outcome = models.CharField(max_length=20)
+    read_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("bounce mailbox message")
+        verbose_name_plural = _("bounce mailbox messages")
+
+    def __str__(self):
+        return f"{self.outcome} {self.read_at:%Y-%m-%d %H:%M}"

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mailing import bounces
 from mailing.models import Campaign, Delivery
 
 
@@ -125,8 +126,9 @@ class Ledger:
             self.sent(outcome.recipient, outcome.message_id)
         elif outcome.status == "retry":
             self.retry(outcome.recipient, outcome.reason)
-        else:
-            self.failed(outcome.recipient, outcome.reason)
+        elif self.failed(outcome.recipient, outcome.reason) and outcome.bounce:
+            # Refused by the receiving server: a bounce like any other (the policy decides).
+            bounces.refused(outcome.recipient.delivery_id, outcome.recipient.email, outcome.reason)
 
     def _now(self):
         return connection.ops.adapt_datetimefield_value(timezone.now())
@@ -139,8 +141,8 @@ class Ledger:
             recipient,
         )
 
-    def failed(self, recipient: Recipient, reason: str):
-        self._execute(
+    def failed(self, recipient: Recipient, reason: str) -> bool:
+        return self._execute(
             "status=%s, attempts=attempts+1, error=%s, lease_owner='', lease_expires_at=NULL",
             [Delivery.Status.FAILED, reason[:2000]],
             recipient,
@@ -160,9 +162,11 @@ class Ledger:
             recipient,
         )
 
-    def _execute(self, assignments, params, recipient):
+    def _execute(self, assignments, params, recipient) -> bool:
+        """True when the row was still this worker's to write."""
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {self.table} SET {assignments} WHERE id=%s AND lease_owner=%s",  # noqa: S608
                 [*params, recipient.delivery_id, self.owner],
             )
+            return cursor.rowcount == 1

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import idna
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from mailing import tokens
 from mailing.links import Tracking, placeholder
@@ -125,6 +126,51 @@ def delivery_from_message_id(value: str) -> int | None:
     return int(match.group(3)) if ok else None
 
 
+# --- the bounce address (VERP) -------------------------------------------------------------
+
+VERP_SALT = "mailing.bounce-address"
+# "<delivery id>.<mac>": lower-case only, since some mail servers fold the local part.
+VERP_TOKEN = re.compile(r"(\d{1,18})\.([0-9a-f]{16})")
+
+
+def _verp_mac(delivery_id: int | str, secret: str | None = None) -> str:
+    mac = salted_hmac(VERP_SALT, str(delivery_id), secret=secret, algorithm="sha256")
+    return mac.hexdigest()[:16]
+
+
+def bounce_address(delivery_id: int | str) -> str:
+    """The envelope sender for one delivery when ``BOUNCE_ADDRESS`` is set (VERP:
+    ``bounces@x`` → ``bounces+<id>.<signature>@x``), so a bounce maps back to its delivery
+    even when it quotes nothing of the message; "" when unset (the From address is used)."""
+    base = getattr(settings, "BOUNCE_ADDRESS", "") or ""
+    local, at, domain = base.rpartition("@")
+    if not at:
+        return ""
+    return f"{local}+{delivery_id}.{_verp_mac(delivery_id)}@{domain}"
+
+
+def bounce_tokens(text: str) -> list[str]:
+    """The VERP tokens of our bounce address found in ``text`` (e.g. a Delivered-To)."""
+    base = getattr(settings, "BOUNCE_ADDRESS", "") or ""
+    local, at, domain = base.rpartition("@")
+    if not at or not text:
+        return []
+    pattern = rf"(?<![\w.+-]){re.escape(local)}\+([^@\s<>\"]{{1,200}})@{re.escape(domain)}\b"
+    return re.findall(pattern, text, flags=re.IGNORECASE)
+
+
+def delivery_from_bounce_token(token: str) -> int | None:
+    """The delivery a VERP token we made points to; None when forged or tampered with."""
+    match = VERP_TOKEN.fullmatch((token or "").lower())
+    if not match:
+        return None
+    delivery_id, mac = match.groups()
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    if not any(constant_time_compare(mac, _verp_mac(delivery_id, key)) for key in secrets):
+        return None
+    return int(delivery_id) if Delivery.objects.filter(pk=delivery_id).exists() else None
+
+
 def sender_address(mailing_list: MailingList | None) -> tuple[str, str, str]:
     """(from name, from email, reply-to): the list's own, else the site's settings."""
     name = (mailing_list.from_name if mailing_list else "") or settings.NEWSLETTER_SENDER_NAME
@@ -223,11 +269,23 @@ def html_template(html: str) -> str:
 
 
 def django_message(
-    campaign: Campaign, header_map: dict, *, to: list[str], text: str, html: str
+    campaign: Campaign,
+    header_map: dict,
+    *,
+    to: list[str],
+    text: str,
+    html: str,
+    envelope_sender: str = "",
 ) -> EmailMultiAlternatives:
-    """The message as Django (and anymail) take it: From and Reply-To become its fields."""
+    """The message as Django (and anymail) take it: From and Reply-To become its fields.
+
+    ``envelope_sender``: MAIL FROM when it differs from From (a VERP bounce address);
+    Django's SMTP backend sends from ``from_email`` and keeps a From header as given.
+    """
     extra = dict(header_map)
     from_email = extra.pop("From")
+    if envelope_sender:
+        extra["From"], from_email = from_email, envelope_sender
     reply_to = extra.pop("Reply-To", "")
     for address in to:
         check_header("To", address)
@@ -328,6 +386,10 @@ class MessageTemplate:
             msgid=message_id(campaign, "{}"),
             tracking=tracking,
         )
+
+    def envelope_sender(self, delivery_id: int) -> str:
+        """MAIL FROM for one delivery: its VERP bounce address, else the From address."""
+        return bounce_address(delivery_id) or self.sender
 
     def values(self, recipient, date: bytes) -> dict:
         """Token → bytes for one recipient; ``date``: the Date header, formatted."""

@@ -4,6 +4,7 @@ rate limits that start afresh in every test."""
 import pytest
 from django.core.cache import cache
 
+from tests.dovecot import dovecot_server  # noqa: F401 - IMAP/POP3 on loopback
 from tests.mailing.factories import MailingListFactory
 
 

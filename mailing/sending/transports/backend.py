@@ -21,7 +21,7 @@ from mailing.sending.transports.base import (
     outcome,
     smtp_error,
 )
-from mailing.sending.transports.capabilities import Capabilities, capabilities, tags
+from mailing.sending.transports.capabilities import Capabilities, capabilities, esp_name, tags
 from newsletters.rendering import Personaliser
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class BackendTransport(Transport):
         self.campaign = campaign
         self.caps = caps or capabilities()
         self.tags = tags(campaign, self.caps)
+        # An ESP handles bounces with its own return path; a mail server needs ours (VERP).
+        self.verp = esp_name() is None
         self.connection = None
         self.web_url = msg.web_url(campaign)
         self.list_id = msg.list_id_header(campaign)
@@ -79,6 +81,7 @@ class BackendTransport(Transport):
                 to=[msg.address_header(values["name"], values["email"])],
                 text=self.text.fill(values),
                 html=self.html.fill(values),
+                envelope_sender=msg.bounce_address(recipient.delivery_id) if self.verp else "",
             )
         except msg.UnsafeHeader as exc:
             raise Permanent(str(exc)) from exc
@@ -120,8 +123,10 @@ class BackendTransport(Transport):
             message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
-            raise smtp_error(code, text) from exc
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise smtp_error(code, text, recipient=True) from exc
+        except smtplib.SMTPDataError as exc:
+            raise smtp_error(exc.smtp_code, exc.smtp_error, recipient=True) from exc
+        except smtplib.SMTPSenderRefused as exc:
             raise smtp_error(exc.smtp_code, exc.smtp_error) from exc
         except AnymailUnsupportedFeature:
             if len(message.to) > 1:

@@ -15,6 +15,8 @@ class Outcome:
     status: str  # "sent", "retry" or "failed"
     message_id: str = ""
     reason: str = ""
+    # The receiving server refused this recipient (SMTP 5xx at RCPT or DATA): a bounce.
+    bounce: bool = False
 
     @classmethod
     def sent(cls, recipient: Recipient, message_id: str = "") -> Outcome:
@@ -25,8 +27,8 @@ class Outcome:
         return cls(recipient, "retry", reason=reason)
 
     @classmethod
-    def failed(cls, recipient: Recipient, reason: str) -> Outcome:
-        return cls(recipient, "failed", reason=reason)
+    def failed(cls, recipient: Recipient, reason: str, *, bounce: bool = False) -> Outcome:
+        return cls(recipient, "failed", reason=reason, bounce=bounce)
 
 
 class Transient(Exception):
@@ -35,6 +37,11 @@ class Transient(Exception):
 
 class Permanent(Exception):
     """Do not try again for this recipient (SMTP 5xx, ESP refusal, a header it cannot carry)."""
+
+
+class Rejected(Permanent):
+    """The receiving server refused this recipient or its message (SMTP 5xx at RCPT or
+    DATA): a synchronous bounce, classified and acted on by ``mailing.bounces``."""
 
 
 class Fatal(Exception):
@@ -46,14 +53,18 @@ def outcome(recipient: Recipient, error: Exception) -> Outcome:
     """The outcome a Transient or Permanent error stands for."""
     if isinstance(error, Transient):
         return Outcome.retry(recipient, str(error))
-    return Outcome.failed(recipient, str(error))
+    return Outcome.failed(recipient, str(error), bounce=isinstance(error, Rejected))
 
 
-def smtp_error(code: int, text) -> Exception:
+def smtp_error(code: int, text, *, recipient: bool = False) -> Exception:
+    """Transient for a 4xx; for a 5xx, Rejected when it answered the recipient or its
+    message (``recipient``: RCPT or DATA), else Permanent (e.g. our MAIL FROM refused)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     reason = f"{code} {text}".strip()
-    return Transient(reason) if 400 <= code < 500 else Permanent(reason)
+    if 400 <= code < 500:
+        return Transient(reason)
+    return Rejected(reason) if recipient and 500 <= code < 600 else Permanent(reason)
 
 
 class Transport:

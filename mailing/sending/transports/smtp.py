@@ -41,8 +41,9 @@ class SmtpTransport(Transport):
         results = []
         for recipient in batch:
             data = self.template.render(self.template.values(recipient, self.date()))
+            sender = self.template.envelope_sender(recipient.delivery_id)
             try:
-                self.post(recipient.email, data)
+                self.post(recipient.email, data, sender)
             except (Transient, Permanent) as exc:
                 results.append(outcome(recipient, exc))
             else:
@@ -84,14 +85,16 @@ class SmtpTransport(Transport):
                 self.smtp.close()
         self.smtp = None
 
-    def post(self, to: str, data: bytes):
-        """One SMTP transaction; raises Transient or Permanent from the server's answers."""
+    def post(self, to: str, data: bytes, sender: str = ""):
+        """One SMTP transaction (MAIL FROM ``sender``, else the campaign's From address);
+        raises Transient or Permanent from the server's answers."""
         if self.smtp is None:
             try:
                 self.open()
             except (smtplib.SMTPException, OSError) as exc:
                 raise Transient(f"connection: {exc}") from exc
-        smtp, sender, rcpt = self.smtp, self.template.sender, _bare(to)
+        smtp, rcpt = self.smtp, _bare(to)
+        sender = _bare(sender or self.template.sender)
         options = " BODY=8BITMIME" if self.template.eight_bit and self.has_8bit else ""
         if not rcpt.isascii():
             # A non-ASCII mailbox name (the domain is IDNA already) needs RFC 6531.
@@ -111,31 +114,33 @@ class SmtpTransport(Transport):
                 if mail_code != 250:
                     raise self._refused(mail_code, mail_text)
                 if rcpt_code not in (250, 251):
-                    raise self._refused(rcpt_code, rcpt_text)
+                    raise self._refused(rcpt_code, rcpt_text, recipient=True)
             else:
                 code, text = smtp.mail(sender, options.split())
                 if code != 250:
                     raise self._refused(code, text)
                 code, text = smtp.rcpt(rcpt)
                 if code not in (250, 251):
-                    raise self._refused(code, text)
+                    raise self._refused(code, text, recipient=True)
                 # smtplib.data() would re-scan 60 KB per message for line endings; the
                 # rendered message is already dot-stuffed, so speak DATA directly.
                 smtp.putcmd("data")
                 code, text = smtp.getreply()
             if code != 354:
-                raise self._refused(code, text)
+                raise self._refused(code, text, recipient=True)
             # One write: a separate ".\r\n" would meet Nagle + delayed ACK (40 ms).
             smtp.send(data + b".\r\n" if data.endswith(b"\r\n") else data + b"\r\n.\r\n")
             code, text = smtp.getreply()
             if code != 250:
-                raise self._refused(code, text)
+                raise self._refused(code, text, recipient=True)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.smtp = None
             raise Transient(f"connection lost: {exc}") from exc
 
-    def _refused(self, code, text):
-        error = smtp_error(code, text)
+    def _refused(self, code, text, *, recipient=False):
+        """The error for a refusal; ``recipient``: it answered RCPT or DATA (a 5xx there
+        is a bounce), not MAIL FROM."""
+        error = smtp_error(code, text, recipient=recipient)
         try:
             if code == 421:
                 raise smtplib.SMTPServerDisconnected

@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('newsletters', '0004_single_line_subject_preheader'),
+        ('newsletters', '0005_newsletterpage_public_sent_at'),
     ]
 
     operations = [
