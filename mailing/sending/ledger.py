@@ -104,6 +104,24 @@ def lease(campaign_id: int, owner: str, size: int) -> list[Recipient]:
     return [Recipient(*row) for row in rows.order_by("id")]
 
 
+def renew(owner: str) -> int:
+    """Extend this worker's leases (a slow chunk must not look abandoned to other workers);
+    how many rows it still holds."""
+    expires = timezone.now() + timedelta(seconds=setting("SENDING_LEASE_SECONDS", 300))
+    return Delivery.objects.filter(lease_owner=owner, status=Delivery.Status.LEASED).update(
+        lease_expires_at=expires
+    )
+
+
+def held(owner: str) -> set[int]:
+    """The ids of the rows this worker still holds."""
+    return set(
+        Delivery.objects.filter(lease_owner=owner, status=Delivery.Status.LEASED).values_list(
+            "id", flat=True
+        )
+    )
+
+
 def release(owner: str) -> int:
     """Give back what this worker leased but did not send (pause, shutdown)."""
     return Delivery.objects.filter(lease_owner=owner, status=Delivery.Status.LEASED).update(

@@ -16,7 +16,16 @@ from django.utils import timezone
 
 from mailing import campaigns, variants
 from mailing.models import Campaign, CampaignVariant, Delivery
-from mailing.sending.ledger import Ledger, Recipient, lease, release, requeue_expired, setting
+from mailing.sending.ledger import (
+    Ledger,
+    Recipient,
+    held,
+    lease,
+    release,
+    renew,
+    requeue_expired,
+    setting,
+)
 from mailing.sending.transports import Fatal, transport_for
 
 
@@ -43,6 +52,8 @@ class Sender:
         self.check_seconds = setting("SENDING_STATUS_CHECK_SECONDS", 0.5)
         self.unchecked, self.checked_at = 0, time.monotonic()
         self.stopped = False
+        # Leased rows not yet written; None in ``mine``: all of them are still ours.
+        self.outstanding, self.mine = 0, None
 
     def run(self) -> str:
         """'done', 'stopped' (paused/cancelled), 'idle' (only later retries are left) or
@@ -55,6 +66,7 @@ class Sender:
                     return "stopped"
                 requeue_expired(self.campaign.pk)
                 chunk = lease(self.campaign.pk, self.owner, self.chunk_size)
+                self.outstanding, self.mine = len(chunk), None
                 if chunk:
                     if not self.send_chunk(chunk):
                         return "stopped"
@@ -80,10 +92,17 @@ class Sender:
                 campaigns.settle_stopped(self.campaign.pk)
 
     def still_sending(self) -> bool:
-        """One primary-key read of the status; False (and ``stopped``) once paused or ended."""
+        """One primary-key read of the status; False (and ``stopped``) once paused or ended.
+
+        While sending, the leases are extended too: a chunk slower than the lease (a loaded
+        machine, a slow server) is not handed to another worker and mailed twice. Rows
+        already taken over (the lease ran out before this check) are left to their new
+        owner."""
         status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)
         self.unchecked, self.checked_at = 0, time.monotonic()
         self.stopped = status.first() != Campaign.Status.SENDING
+        if not self.stopped and self.outstanding and renew(self.owner) < self.outstanding:
+            self.mine = held(self.owner)
         return not self.stopped
 
     def check_due(self) -> bool:
@@ -140,7 +159,10 @@ class Sender:
             start += len(batch)
             ready = []
             for recipient in batch:
-                if recipient.erased:
+                if self.mine is not None and recipient.delivery_id not in self.mine:
+                    self.outstanding -= 1  # another worker's now
+                elif recipient.erased:
+                    self.outstanding -= 1
                     self.ledger.failed(recipient, "subscriber erased")
                 else:
                     ready.append(recipient)
@@ -167,6 +189,7 @@ class Sender:
                 return False
             for outcome in outcomes:
                 self.ledger.record(outcome)
+            self.outstanding -= len(ready)
         return True
 
     def pace(self):

@@ -281,12 +281,17 @@ def test_ledger_queries_are_bounded_per_message(audience, sink):
     for i in range(40):
         subscribe(audience["lists"][1], f"reader{i}@example.net")
     campaign = send_now(audience)
-    with CaptureQueriesContext(connection) as queries:
+    # Status checks by count only (every 10 messages), not by the clock, so that a slow
+    # machine does not add checks.
+    with (
+        override_settings(SENDING_STATUS_CHECK_SECONDS=3600),
+        CaptureQueriesContext(connection) as queries,
+    ):
         sender.run_sender(campaign.pk)
     assert sink.total == 45
-    # One UPDATE per recipient, a status read every SENDING_STATUS_CHECK_EVERY (10)
-    # messages, plus a few per chunk and per run.
-    assert len(queries) <= 45 + 45 // 10 + 20
+    # One UPDATE per recipient; every SENDING_STATUS_CHECK_EVERY (10) messages a status
+    # read and a lease renewal; plus a few per chunk and per run.
+    assert len(queries) <= 45 + 2 * (45 // 10 + 1) + 25, len(queries)
 
 
 def test_other_backends_get_one_message_each_with_anymail_metadata(audience):
@@ -511,6 +516,43 @@ def test_a_resend_can_leave_out_those_who_received_the_issue(audience, sink):
     assert sink.counts["newcomer@example.org"] == 1
     assert all(count == 1 for count in sink.counts.values())
     assert list(again.deliveries.values_list("subscriber", flat=True)) == [newcomer.pk]
+
+
+def test_a_slow_chunk_keeps_its_lease_and_leaves_rows_taken_over_to_their_new_owner(
+    audience, sink, monkeypatch
+):
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    recorded = []
+    original = ledger.Ledger.sent
+
+    def sent(self, recipient, message_id=""):
+        original(self, recipient, message_id)
+        recorded.append(recipient.delivery_id)
+        if len(recorded) == 5:
+            # The machine stalls past the lease: what is still leased looks expired...
+            Delivery.objects.filter(status=Delivery.Status.LEASED).update(
+                lease_expires_at=timezone.now() - timedelta(seconds=1)
+            )
+        if len(recorded) == 12:
+            # ...and another worker has taken the last ten rows of the chunk over meanwhile.
+            last = Delivery.objects.filter(status=Delivery.Status.LEASED).order_by("-id")[:10]
+            Delivery.objects.filter(pk__in=[row.pk for row in last]).update(
+                lease_owner="other-worker"
+            )
+
+    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    with override_settings(SENDING_CHUNK_SIZE=500, SENDING_STATUS_CHECK_EVERY=5):
+        assert sender.run_sender(campaign.pk) == "idle"  # the rest is the other worker's
+        # The next status check renewed the stalled lease: nobody else could requeue it.
+        assert ledger.requeue_expired(campaign.pk) == 0
+    taken = Delivery.objects.filter(lease_owner="other-worker")
+    assert taken.count() == 10 and set(taken.values_list("status", flat=True)) == {
+        Delivery.Status.LEASED
+    }
+    # The taken rows were left to their new owner: nobody got two messages.
+    assert sink.total == 35 and set(sink.counts.values()) == {1}
 
 
 @pytest.mark.parametrize("action", ["cancel", "pause"])
