@@ -43,7 +43,6 @@ from mailing.models import (
     email_hash,
 )
 from mailing.sending.message import site_domain
-from mailing.welcome import queue_welcome
 from newsletters.rendering import render_mjml
 
 logger = logging.getLogger(__name__)
@@ -53,6 +52,10 @@ ACTIVE_STATUSES = (Subscription.Status.PENDING, Subscription.Status.CONFIRMED)
 
 #: Sent after ``erase`` with ``subscriber_id``: other apps scrub copies they hold.
 subscriber_erased = Signal()
+# Subscriptions confirmed (``subscriber_id``, ``list_ids``): mailing.welcome sends the
+# lists' welcome emails (connected in MailingConfig.ready; the sending side imports this
+# module, not the other way round).
+subscriptions_confirmed = Signal()
 
 
 def clean_email(address: str) -> str:
@@ -274,7 +277,11 @@ def subscribe(
             else:
                 result.pending.append(subscription)
         if result.confirmed and (not confirmed if welcome is None else welcome):
-            queue_welcome(subscriber.pk, [s.mailing_list_id for s in result.confirmed])
+            subscriptions_confirmed.send(
+                sender=Subscriber,
+                subscriber_id=subscriber.pk,
+                list_ids=[s.mailing_list_id for s in result.confirmed],
+            )
         if result.pending and send_confirmation_email:
             queue_confirmation(subscriber.pk, [s.mailing_list_id for s in result.pending])
             result.confirmation_queued = True
@@ -450,7 +457,9 @@ def confirm(
                     ip_address=ip_address,
                 )
         if confirmed_lists:
-            queue_welcome(subscriber.pk, confirmed_lists)
+            subscriptions_confirmed.send(
+                sender=Subscriber, subscriber_id=subscriber.pk, list_ids=confirmed_lists
+            )
     return changed
 
 

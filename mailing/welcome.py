@@ -39,6 +39,11 @@ def queue_welcome(subscriber_id: int, list_ids) -> None:
         )
 
 
+def on_confirmed(sender, subscriber_id, list_ids, **kwargs):
+    """``subscriptions.subscriptions_confirmed`` receiver."""
+    queue_welcome(subscriber_id, list_ids)
+
+
 def already_welcomed(subscriber_id: int, mailing_list: MailingList) -> bool:
     return Delivery.objects.filter(
         campaign__kind=Campaign.Kind.WELCOME,

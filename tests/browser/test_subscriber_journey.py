@@ -58,10 +58,16 @@ def test_a_subscriber_from_signup_to_erasure(live_site, browser_page, seeded):
     assert ada.subscriptions.get().status == Subscription.Status.CONFIRMED
     assert ada.events.filter(kind=SubscriberEvent.Kind.CONFIRMED).count() == 1
 
+    # Confirmed: the list's welcome email follows (the demo list has one).
+    newsletter.refresh_from_db()
+    welcome = smtp.wait_for(2)[1]
+    assert welcome["To"].addresses[0].addr_spec.lower() == "ada.lovelace@example.org"
+    assert welcome["Subject"] == newsletter.welcome_issue.specific.subject
+
     # Issue #3 goes out to the list (tasks in-process, the same loopback SMTP server).
     campaign = campaigns.create(seeded["newsletter"], [newsletter])
     assert campaigns.schedule(campaign)
-    messages = smtp.wait_for(1 + 5)[1:]
+    messages = smtp.wait_for(2 + 5)[2:]
     issue = to(messages, "ada.lovelace@example.org")
     assert issue["Subject"] == seeded["newsletter"].subject
 
@@ -144,7 +150,7 @@ def test_a_subscriber_from_signup_to_erasure(live_site, browser_page, seeded):
         data={"email": "ada.lovelace@ＥＸＡＭＰＬＥ.org", "lists": ["newsletter"]},
     )
     assert again.status == 202 and again.json() == answer.json()
-    assert smtp.total == 6
+    assert smtp.total == 7  # confirmation, welcome, the issue to five: nothing since
     assert not Subscriber.objects.filter(email__icontains="lovelace").exists()
 
 
