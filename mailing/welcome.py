@@ -61,7 +61,9 @@ def send_welcome(subscriber_id: int, list_id: int) -> int | None:
     with transaction.atomic():
         # The list's row lock makes two confirmations of one person welcome once.
         mailing_list = (
-            MailingList.objects.select_for_update().select_related("welcome_issue").get(pk=list_id)
+            MailingList.objects.select_for_update(of=("self",))
+            .select_related("welcome_issue")
+            .get(pk=list_id)
         )
         page = mailing_list.welcome_issue
         if page is None or not page.live or already_welcomed(subscriber_id, mailing_list):
