@@ -119,7 +119,8 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
     # Preview, as an email and as plain text.
     page.get_by_role("button", name="Toggle preview").click()
     preview = preview_frame(page, "email")
-    expect(preview.get_by_text("OUR NEXT ACTIONS")).to_be_visible()
+    # The first preview renders the whole issue through MJML: slow on a loaded machine.
+    expect(preview.get_by_text("OUR NEXT ACTIONS")).to_be_visible(timeout=60_000)
     expect(preview.get_by_text("MASSIMILIANO RUMIGNANI")).to_be_visible()
     expect(preview.get_by_role("link", name="Meet Camille")).to_have_count(0)
     page.get_by_label("Preview mode").select_option(label="Plain text")
