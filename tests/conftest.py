@@ -39,7 +39,9 @@ def pytest_runtest_teardown(item, nextitem):
     Put them back at once: whatever test this process runs next (pytest-xdist hands each
     process whole files, in any order) finds the database as migrated."""
     yield
-    if not _is_transactional(item):
+    if not _is_transactional(item) or nextitem is None:
+        # Without a next test, pytest has just torn down the session too: the test database
+        # is gone and the connection points at the real one again. Nothing to put back.
         return
     from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
