@@ -30,6 +30,30 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
+DEFAULT_LANGUAGES = "en,fr,de,it,es,ro,fi,nl"
+
+
+def languages(value: str | None) -> list[tuple[str, str]]:
+    """LANGUAGES → Django's ``[(code, English name)]``; the first is the source language.
+
+    Codes are Django's (``en``, ``fr``, ``pt-br``, …); an unknown code is a configuration
+    error, not a language that silently never gets its translations.
+    """
+    from django.conf.locale import LANG_INFO
+
+    codes = [c.strip().lower().replace("_", "-") for c in (value or DEFAULT_LANGUAGES).split(",")]
+    result: list[tuple[str, str]] = []
+    for code in filter(None, codes):
+        info = LANG_INFO.get(code)
+        if info is None or "name" not in info:
+            raise ImproperlyConfigured(f"LANGUAGES: {code!r} is not a language Django knows")
+        if code not in dict(result):
+            result.append((code, info["name"]))
+    if not result:
+        raise ImproperlyConfigured("LANGUAGES must name at least one language")
+    return result
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = os.environ.get(name)
     if value is None:

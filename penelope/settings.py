@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "newsletters",
     "mailing",
     "wagtail_headless_preview",
+    "wagtail_localize",
+    "wagtail_localize.locales",
     "wagtail.api.v2",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -122,16 +124,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
-LANGUAGES = [
-    ("en", "English"),
-    ("fr", "French"),
-    ("de", "German"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("ro", "Romanian"),
-    ("fi", "Finnish"),
-]
+# Enabled languages, the first being the source of the content (the default locale).
+LANGUAGES = env.languages(os.environ.get("LANGUAGES"))
+# British English spelling and dates when the source is English.
+LANGUAGE_CODE = "en-gb" if LANGUAGES[0][0] == "en" else LANGUAGES[0][0]
+# The translations of everything a subscriber reads (locale/<code>/LC_MESSAGES/django.po,
+# compiled to .mo by `make install`).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "Europe/Brussels")
 USE_I18N = True
 USE_TZ = True
@@ -190,7 +189,10 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAILDOCS_SERVE_METHOD = "serve_view"
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "txt", "xlsx", "zip"]
 WAGTAILIMAGES_MAX_UPLOAD_SIZE = 20 * 1024 * 1024
-WAGTAIL_I18N_ENABLED = False
+# Pages and snippets per locale; editors translate with wagtail-localize (PO files or the
+# in-admin editor, no machine translation service needed).
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILAPI_BASE_URL = SITE_URL
 WAGTAILAPI_LIMIT_MAX = 100
 TAGGIT_CASE_INSENSITIVE = True
