@@ -108,6 +108,20 @@ def search_text(request) -> str:
     return " ".join(request.GET.get("search", "").replace('"', " ").split())
 
 
+def locale_param(request) -> str | None:
+    """`locale`: one of the enabled content languages (WAGTAIL_CONTENT_LANGUAGES), or None
+    when absent. Anything else is refused without echoing it."""
+    if "locale" not in request.GET:
+        return None
+    value = request.GET["locale"]
+    codes = [code for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES]
+    if not value:
+        raise BadRequestError("locale cannot be empty: give a language code, e.g. locale=fr")
+    if value not in codes:
+        raise BadRequestError("locale must be one of the enabled languages: " + ", ".join(codes))
+    return value
+
+
 def _bool(request, name):
     value = request.GET.get(name)
     if value is None:
@@ -195,6 +209,8 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             "descendant_of",
             "slug",
             "sent",
+            "locale",
+            "translation_of",
             "fields",
             "format",
             "_",
@@ -358,6 +374,16 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
 
         if "slug" in request.GET:
             queryset = queryset.filter(slug=request.GET["slug"])
+        locale = locale_param(request)
+        if locale is not None:
+            queryset = queryset.filter(locale__language_code=locale)
+        if "translation_of" in request.GET:
+            # The page's published translations (itself left out), as Wagtail's filter.
+            pk = parse_id(request.GET["translation_of"])
+            page = public_pages(request).filter(pk=pk).first() if pk is not None else None
+            if page is None:
+                raise BadRequestError("translation_of must be the id of a published page")
+            queryset = queryset.filter(translation_key=page.translation_key).exclude(pk=page.pk)
         for name, inclusive in (("child_of", False), ("descendant_of", False)):
             if name in request.GET:
                 pk = parse_id(request.GET[name])
