@@ -53,7 +53,13 @@ def public_pages(request) -> Page.objects.__class__:
     site = Site.find_for_request(request)
     if site is None:
         return Page.objects.none()
-    return visible_pages().filter(path__startswith=site.root_page.path)
+    # The site's root page and its translations (each language's tree), from Wagtail's
+    # cached root paths.
+    roots = Q(path__startswith=site.root_page.path)
+    for root in Site.get_site_root_paths():
+        if root.site_id == site.pk:
+            roots |= Q(url_path__startswith=root.root_path)
+    return visible_pages().filter(roots)
 
 
 def paginate(request, *, default=20):
