@@ -21,7 +21,12 @@ from wagtail.search.backends import get_search_backend
 from cms.api import fragments
 from cms.api.caching import cached_response, content_state, json_response, validated_response
 from cms.api.models import ContentVersion
-from cms.api.representation import Context, serialise_documents, serialise_images
+from cms.api.representation import (
+    Context,
+    default_language,
+    serialise_documents,
+    serialise_images,
+)
 from cms.visibility import public_media, visible_pages
 
 # Ordering a front end asks for → database ordering (ties broken by id for stable pages).
@@ -461,8 +466,17 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             site = Site.find_for_request(request)
             if site is None:
                 return None
-            url_path = site.root_page.url_path + request.GET["html_path"].strip("/") + "/"
-            url_path = url_path.replace("//", "/")
+            root, path = site.root_page, request.GET["html_path"].strip("/")
+            # `/fr/entretiens/…`: a page under the French translation of the site's root.
+            language, _slash, rest = path.partition("/")
+            codes = {code for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES}
+            if language in codes - {default_language()}:
+                translated = Page.objects.filter(
+                    translation_key=root.translation_key, locale__language_code=language
+                ).first()
+                if translated is not None:
+                    root, path = translated, rest
+            url_path = (root.url_path + path + "/").replace("//", "/")
             return public_pages(request).filter(url_path=url_path).first()
         return super().find_object(public_pages(request), request)
 

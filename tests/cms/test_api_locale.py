@@ -298,3 +298,16 @@ def test_the_demo_translation_is_complete_and_idempotent(seeded_translated):
     assert again["newsletter_fr"].pk == issue_fr.pk
     assert NewsletterPage.objects.count() == count
     assert again["newsletter_fr"].get_latest_revision().pk == issue_fr.get_latest_revision().pk
+
+
+def test_find_a_translated_page_by_its_front_end_path(seeded_translated, client):
+    interview_fr = seeded_translated["interviews_fr"][3]
+    response = client.get("/api/v2/pages/find/?html_path=/fr/entretiens/paivi-ekdahl/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/api/v2/pages/{interview_fr.pk}/")
+    response = client.get("/api/v2/pages/find/?html_path=/interviews/paivi-ekdahl/")
+    english = seeded_translated["interviews"][3]
+    assert response["Location"].endswith(f"/api/v2/pages/{english.pk}/")
+    assert (
+        client.get("/api/v2/pages/find/?html_path=/de/interviews/paivi-ekdahl/").status_code == 404
+    )
