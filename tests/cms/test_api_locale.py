@@ -304,10 +304,10 @@ def test_find_a_translated_page_by_its_front_end_path(seeded_translated, client)
     interview_fr = seeded_translated["interviews_fr"][3]
     response = client.get("/api/v2/pages/find/?html_path=/fr/entretiens/paivi-ekdahl/")
     assert response.status_code == 302
-    assert response["Location"].endswith(f"/api/v2/pages/{interview_fr.pk}/")
+    assert f"/api/v2/pages/{interview_fr.pk}/" in response["Location"]
     response = client.get("/api/v2/pages/find/?html_path=/interviews/paivi-ekdahl/")
     english = seeded_translated["interviews"][3]
-    assert response["Location"].endswith(f"/api/v2/pages/{english.pk}/")
+    assert f"/api/v2/pages/{english.pk}/" in response["Location"]
     assert (
         client.get("/api/v2/pages/find/?html_path=/de/interviews/paivi-ekdahl/").status_code == 404
     )
