@@ -19,7 +19,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 from wagtail.documents.models import Document
 from wagtail.images.models import Image
-from wagtail.models import Page, Site
+from wagtail.models import Locale, Page, Site
 
 from cms.models import (
     EventIndexPage,
@@ -264,8 +264,15 @@ def child_page(parent: Page, model, slug: str, **fields):
     return page, True
 
 
+def ensure_locales() -> dict[str, Locale]:
+    """The default locale (from LANGUAGE_CODE) and French, the demo's translation."""
+    default = Locale.get_default()
+    french, _ = Locale.objects.get_or_create(language_code="fr")
+    return {default.language_code: default, "fr": french}
+
+
 def ensure_home() -> HomePage:
-    home = HomePage.objects.first()
+    home = HomePage.objects.filter(locale=Locale.get_default()).first()
     if home is None:
         root = Page.get_first_root_node()
         home = HomePage(
@@ -300,12 +307,15 @@ def ensure_home() -> HomePage:
 
 def seed_site() -> dict:
     """The home page (the default site's root) and the organisations of the seed."""
+    locales = ensure_locales()
     home = ensure_home()
     organisations = {}
     for data in ORGANISATIONS:
-        org, _ = Organisation.objects.get_or_create(name=data["name"], defaults=data)
+        org, _ = Organisation.objects.get_or_create(
+            name=data["name"], locale=Locale.get_default(), defaults=data
+        )
         organisations[org.name] = org
-    return {"home": home, "organisations": organisations}
+    return {"home": home, "organisations": organisations, "locales": locales}
 
 
 def seed_content(content: dict) -> dict:
@@ -409,3 +419,54 @@ def seed_content(content: dict) -> dict:
         "handbook_pdf": handbook_pdf,
         "events": events,
     }
+
+
+# French ----------------------------------------------------------------------------
+# The demo's translation, made with wagtail-localize from these PO messages (source text
+# → French) as a translator would upload them (`cms.translating`). Good practices and
+# events stay in English: French readers get them in the source language.
+
+NBSP = "\u00a0"  # French puts a no-break space before : ; ! ? and inside « »
+
+HOME_FR = {
+    "PENELOPE": "PENELOPE",
+    "penelope": "penelope-fr",
+    "Cluster-based approach to integrate gender mainstreaming strategies in European SMEs.": (
+        "Une approche par les clusters pour intégrer l’égalité femmes-hommes dans les "
+        "stratégies des PME européennes."
+    ),
+}
+
+# Names stay as the organisations write them, in French where they have an official one.
+ORGANISATIONS_FR = {
+    "PENELOPE project": "Projet PENELOPE",
+    "PENELOPE": "PENELOPE",
+    "Erasmus+ project on cluster-based gender mainstreaming in European SMEs.": (
+        "Projet Erasmus+ consacré à l’intégration de l’égalité femmes-hommes dans les PME "
+        "européennes, avec l’appui des clusters."
+    ),
+    "AMBIT": "AMBIT",
+    "Danubius University": "Université Danubius",
+    "Cluster Mecanic Vallée": "Cluster Mecanic Vallée",
+    "Mecanic Vallée": "Mecanic Vallée",
+    "Regional Council of Lapland": "Conseil régional de Laponie",
+    "European Cluster Collaboration Platform": "European Cluster Collaboration Platform",
+    "ECCP": "ECCP",
+    "EWMD Network": "Réseau EWMD",
+    "EWMD": "EWMD",
+    "European Commission": "Commission européenne",
+    "Austrian National Cluster Platform": "Austrian National Cluster Platform",
+}
+
+
+def seed_french_site(content: dict) -> dict:
+    """The French home page and organisations."""
+    from cms.translating import translate_from_po
+
+    french = content["locales"]["fr"]
+    home_fr = translate_from_po(content["home"], french, HOME_FR)
+    organisations_fr = {
+        name: translate_from_po(org, french, ORGANISATIONS_FR)
+        for name, org in content["organisations"].items()
+    }
+    return {"home_fr": home_fr, "organisations_fr": organisations_fr}

@@ -15,13 +15,14 @@ from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
-from wagtail.models import Orderable, Page, PageManager
+from wagtail.models import Orderable, Page, PageManager, TranslatableMixin
 from wagtail.query import PageQuerySet
 from wagtail.search import index
 from wagtail.snippets.models import register_snippet
 from wagtail_headless_preview.models import HeadlessPreviewMixin
 
 from cms.blocks import BodyBlock
+from cms.localisation import LocalisedReferencesMixin
 from cms.visibility import visible_pages
 
 
@@ -33,10 +34,14 @@ class User(AbstractUser):
 
 
 @register_snippet
-class Organisation(index.Indexed, models.Model):
-    """A cluster, company, university or network, shared by interviews, practices and events."""
+class Organisation(TranslatableMixin, index.Indexed, models.Model):
+    """A cluster, company, university or network, shared by interviews, practices and events.
 
-    name = models.CharField(max_length=255, unique=True)
+    Translatable (wagtail-localize): its name and description can read differently in each
+    language; the French translation of an interview points at the French organisation.
+    """
+
+    name = models.CharField(max_length=255)
     short_name = models.CharField(
         max_length=80, blank=True, help_text=_("Acronym used in running text, e.g. “AMBIT”.")
     )
@@ -59,10 +64,14 @@ class Organisation(index.Indexed, models.Model):
         index.SearchField("short_name"),
         index.AutocompleteField("name"),
         index.FilterField("country"),
+        index.FilterField("locale"),
     ]
 
-    class Meta:
+    class Meta(TranslatableMixin.Meta):
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "locale"], name="cms_organisation_name_locale")
+        ]
 
     def __str__(self):
         return self.name
@@ -109,7 +118,7 @@ class PreviewMixin(HeadlessPreviewMixin):
         return template
 
 
-class HomePage(PreviewMixin, Page):
+class HomePage(LocalisedReferencesMixin, PreviewMixin, Page):
     """The site root: an introduction and the sections below it."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -136,7 +145,7 @@ class HomePage(PreviewMixin, Page):
         return context
 
 
-class IndexPage(PreviewMixin, Page):
+class IndexPage(LocalisedReferencesMixin, PreviewMixin, Page):
     """Common shape of the section pages that list their children."""
 
     intro = RichTextField(blank=True, features=["bold", "italic", "link"])
@@ -172,7 +181,7 @@ class GoodPracticePageTag(TaggedItemBase):
     )
 
 
-class GoodPracticePage(PreviewMixin, Page):
+class GoodPracticePage(LocalisedReferencesMixin, PreviewMixin, Page):
     date = models.DateField(_("publication date"), default=timezone.localdate)
     summary = models.TextField(help_text=_("One or two sentences shown in listings and emails."))
     organisation = models.ForeignKey(
@@ -298,7 +307,7 @@ class EventPageTag(TaggedItemBase):
     )
 
 
-class EventPage(PreviewMixin, Page):
+class EventPage(LocalisedReferencesMixin, PreviewMixin, Page):
     start = models.DateTimeField(help_text=_("Start date and time, in the site's time zone."))
     end = models.DateTimeField(null=True, blank=True)
     is_online = models.BooleanField(_("online event"), default=False)

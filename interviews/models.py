@@ -13,6 +13,7 @@ from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
+from cms.localisation import LocalisedReferencesMixin
 from cms.models import IndexPage, PreviewMixin
 from cms.visibility import visible_pages
 from interviews.blocks import InterviewBodyBlock
@@ -40,7 +41,7 @@ class InterviewPageTag(TaggedItemBase):
     )
 
 
-class InterviewPage(PreviewMixin, Page):
+class InterviewPage(LocalisedReferencesMixin, PreviewMixin, Page):
     interviewee_name = models.CharField(max_length=255)
     role = models.CharField(
         max_length=255, help_text=_("The interviewee's position, e.g. “Project manager”.")

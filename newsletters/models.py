@@ -1,6 +1,7 @@
 """Newsletter issues as Wagtail pages, composed from blocks that reference site pages."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +12,7 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
+from cms.localisation import LocalisedReferencesMixin
 from cms.models import IndexPage
 from newsletters.blocks import NewsletterBodyBlock
 from newsletters.panels import EmailChecksPanel
@@ -53,10 +55,11 @@ class NewsletterIndexPage(RoutablePageMixin, IndexPage):
         return issues_feed(self, request, self.archived_issues()[: self.FEED_ITEMS])
 
 
-class NewsletterPage(Page):
+class NewsletterPage(LocalisedReferencesMixin, Page):
     # 0: an issue outside the numbered series (a list's welcome email), banded "Welcome".
+    # Unique per language (see `clean`): an issue's translations share its number.
     issue_number = models.PositiveIntegerField(
-        unique=True,
+        db_index=True,
         default=next_issue_number,
         help_text=_("0 for a welcome email, outside the numbered issues."),
     )
@@ -133,6 +136,18 @@ class NewsletterPage(Page):
 
     def __str__(self):
         return f"#{self.issue_number} {self.title}" if self.issue_number else self.title
+
+    def clean(self):
+        super().clean()
+        same_number = NewsletterPage.objects.filter(
+            issue_number=self.issue_number, locale_id=self.locale_id
+        ).exclude(pk=self.pk)
+        if self.translation_key:
+            same_number = same_number.exclude(translation_key=self.translation_key)
+        if self.issue_number is not None and same_number.exists():
+            raise ValidationError(
+                {"issue_number": _("Another issue in this language already has this number.")}
+            )
 
     def with_content_json(self, content):
         # sent_at belongs to the page, not to a revision: publishing a revision saved before

@@ -13,20 +13,23 @@ import os
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from cms.demo import seed_content, seed_site
-from interviews.demo import seed_interviews
+from cms.demo import seed_content, seed_french_site, seed_site
+from interviews.demo import seed_french_interviews, seed_interviews
 from mailing.demo import seed_mailing
-from newsletters.demo import seed_newsletter
+from newsletters.demo import seed_french_newsletter, seed_newsletter
 
 # The home page and organisations first (everything hangs from them); the interviews
 # index before the other indexes, so the site's sections keep the seed's order.
 SEEDERS = [seed_interviews, seed_content, seed_newsletter, seed_mailing]
+# The French translation of issue #3, its interviews and what they hang from (the
+# demo's second language, made with wagtail-localize as a translator's PO file would).
+TRANSLATION_SEEDERS = [seed_french_site, seed_french_interviews, seed_french_newsletter]
 
 
 @transaction.atomic
-def seed_all() -> dict:
+def seed_all(*, translations: bool = True) -> dict:
     content = seed_site()
-    for seeder in SEEDERS:
+    for seeder in SEEDERS + (TRANSLATION_SEEDERS if translations else []):
         content.update(seeder(content) or {})
     return content
 

@@ -192,6 +192,9 @@ WAGTAILIMAGES_MAX_UPLOAD_SIZE = 20 * 1024 * 1024
 # Pages and snippets per locale; editors translate with wagtail-localize (PO files or the
 # in-admin editor, no machine translation service needed).
 WAGTAIL_I18N_ENABLED = True
+# "Translate this page" starts a draft translation; the editor publishes it once it is
+# translated (wagtail-localize's default would publish the untranslated copy at once).
+WAGTAILLOCALIZE_SYNC_LIVE_STATUS_ON_TRANSLATE = False
 WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILAPI_BASE_URL = SITE_URL
 WAGTAILAPI_LIMIT_MAX = 100

@@ -5,7 +5,15 @@ import pytest
 
 @pytest.fixture
 def seeded(db):
-    """The demo content of newsletter #3, as `seed_demo` builds it."""
+    """The demo content of newsletter #3 in English, as `seed_demo` builds it."""
+    from penelope import demo
+
+    return demo.seed_all(translations=False)
+
+
+@pytest.fixture
+def seeded_translated(db):
+    """`seeded` with the demo's French translations (issue #3 and its interviews)."""
     from penelope import demo
 
     return demo.seed_all()

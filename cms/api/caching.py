@@ -27,7 +27,7 @@ from wagtail.models import Page
 from cms.api.models import ContentVersion
 
 # Bump when the shape of the JSON changes, so CDNs and browsers drop old copies.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: meta.locale and meta.translations on pages
 
 
 class UTCJSONEncoder(DjangoJSONEncoder):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 
 from cms.api.caching import cached_response
@@ -85,11 +85,24 @@ def calendar(events, *, now=None) -> str:
 
 
 def upcoming_events_ics(request):
+    """The upcoming events; `?locale=fr` keeps those of one language."""
+    from wagtail.api.v2.utils import BadRequestError
+
+    from cms.api.views import locale_param
+
+    try:
+        locale = locale_param(request)
+    except BadRequestError as e:
+        return HttpResponseBadRequest(f"{e}\n", content_type="text/plain; charset=utf-8")
+
     def build():
         from cms.api.views import public_pages
         from cms.models import EventPage
 
-        events = EventPage.objects.filter(pk__in=public_pages(request).values("pk")).upcoming()
+        pages = public_pages(request)
+        if locale is not None:
+            pages = pages.filter(locale__language_code=locale)
+        events = EventPage.objects.filter(pk__in=pages.values("pk")).upcoming()
         return HttpResponse(calendar(events), content_type="text/calendar; charset=utf-8")
 
     return cached_response(request, build)

@@ -236,6 +236,21 @@ def touch_dependents(kind: str, ids) -> int:
     return touch()
 
 
+def touch_translations(keys, exclude=()) -> int:
+    """New tokens for the pages of these translation keys (their `meta.translations`
+    lists the live translations), but not `exclude`; again once the transaction commits,
+    as `touch_dependents`."""
+
+    def touch():
+        pages = Page.objects.filter(translation_key__in=keys).exclude(pk__in=exclude)
+        return touch_pages(pages.values("pk"))
+
+    keys, exclude = list(keys), list(exclude)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(touch)
+    return touch()
+
+
 def touch_all() -> int:
     """A change that can reach any page (sites, collection privacy): every token."""
     return PageState.objects.update(token=new_token(), changed_at=timezone.now())

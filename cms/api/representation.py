@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils.html import escape
@@ -85,6 +86,12 @@ class Context:
         self.documents: dict[int, dict] = {}
         self.pages: dict[int, dict] = {}
         self.organisations: dict[int, dict] = {}
+        # Languages: translation_key → [(page id, locale id)] of the visible pages of
+        # each key (one query for a whole response), and locale id → language code.
+        self.translation_keys: set = set()
+        self.locale_ids: set[int] = set()
+        self.translations: dict = {}
+        self.locale_codes: dict[int, str] = {}
         self._root_paths = None
         # What the page being walked refers to, as (kind, id): see `walk_pages`.
         self.tracked: set | None = None
@@ -123,6 +130,17 @@ class Context:
             self.tracked.add(("o", int(organisation_id)))
         return _Ref("organisation", int(organisation_id))
 
+    def locale(self, page):
+        """Placeholders for a page's `meta.locale` and `meta.translations`."""
+        if page.locale_id:
+            self.locale_ids.add(page.locale_id)
+        if page.translation_key:
+            self.translation_keys.add(page.translation_key)
+        return (
+            _Ref("locale", page.locale_id),
+            _Ref("translations", (page.pk, page.translation_key)),
+        )
+
     def rich_text(self, html):
         html = str(getattr(html, "source", html) or "")
         for match in FIND_A_TAG.finditer(html):
@@ -156,6 +174,8 @@ class Context:
                 }
         if self.page_ids:
             self._fetch_pages()
+        if self.translation_keys or self.locale_ids:
+            self._fetch_translations()
         # Files of restricted collections are left out, as if they did not exist.
         if self.document_ids:
             documents = public_media(get_document_model().objects.filter(pk__in=self.document_ids))
@@ -181,6 +201,29 @@ class Context:
                 "html_url": self.frontend_url(page.url_path),
                 "detail_url": detail_url(page.pk),
             }
+
+    def _fetch_translations(self):
+        """Every visible page sharing a translation key with the response's pages, with
+        its language: one query (plus one for the locales of pages not visible, such as
+        a previewed draft)."""
+        rows = visible_pages(Page.objects.filter(translation_key__in=self.translation_keys))
+        by_key = defaultdict(list)
+        for pk, key, locale_id, code in rows.values_list(
+            "pk", "translation_key", "locale_id", "locale__language_code"
+        ):
+            by_key[key].append((pk, locale_id))
+            self.locale_codes[locale_id] = code
+        missing = self.locale_ids - set(self.locale_codes)
+        if missing:
+            from wagtail.models import Locale
+
+            self.locale_codes.update(
+                Locale.objects.filter(pk__in=missing).values_list("pk", "language_code")
+            )
+        order = {code: i for i, (code, _name) in enumerate(settings.WAGTAIL_CONTENT_LANGUAGES)}
+        for key, pages in by_key.items():
+            pages.sort(key=lambda p: (order.get(self.locale_codes[p[1]], len(order)), p[0]))
+            self.translations[key] = pages
 
     # Fill --------------------------------------------------------------------
 
@@ -208,6 +251,15 @@ class Context:
             return self.resolve(org) if org else None
         if ref.kind == "rich_text":
             return self.rich_text_html(ref.key)
+        if ref.kind == "locale":
+            return self.locale_codes.get(ref.key)
+        if ref.kind == "translations":
+            pk, key = ref.key
+            return [
+                {"id": other, "locale": self.locale_codes[locale_id]}
+                for other, locale_id in self.translations.get(key, [])
+                if other != pk
+            ]
         raise ValueError(ref.kind)
 
     def rich_text_html(self, html: str) -> str:
@@ -245,14 +297,22 @@ class Context:
     # URLs --------------------------------------------------------------------
 
     def frontend_path(self, url_path: str) -> str | None:
-        """A page's path on the external site: its url_path below its site's root."""
+        """A page's path on the external site: its url_path below its site's root, after
+        a language prefix (`/fr/…`) for pages under a translation of that root."""
         if self._root_paths is None:
+            default = default_language()
             self._root_paths = sorted(
-                (rp.root_path for rp in Site.get_site_root_paths()), key=len, reverse=True
+                (
+                    (rp.root_path, "" if rp.language_code in (None, default) else rp.language_code)
+                    for rp in Site.get_site_root_paths()
+                ),
+                key=lambda root: len(root[0]),
+                reverse=True,
             )
-        for root_path in self._root_paths:
+        for root_path, language in self._root_paths:
             if url_path.startswith(root_path):
-                return url_path[len(root_path) - 1 :]
+                path = url_path[len(root_path) - 1 :]
+                return f"/{language}{path}" if language else path
         return None
 
     def frontend_url(self, url_path: str) -> str | None:
@@ -260,6 +320,13 @@ class Context:
         if path is None:
             return None
         return frontend_path_url(path)
+
+
+def default_language() -> str:
+    """The language code of the default locale (the source of translations)."""
+    from wagtail.coreutils import get_supported_content_language_variant
+
+    return get_supported_content_language_variant(settings.LANGUAGE_CODE)
 
 
 def detail_url(page_id: int, endpoint: str = "pages") -> str:
@@ -429,8 +496,11 @@ def _children_by_page(pages, ctx, relation) -> dict[int, list]:
 
 
 def page_meta(page, ctx: Context) -> dict:
+    locale, translations = ctx.locale(page)
     return {
         "type": page_type(page),
+        "locale": locale,
+        "translations": translations,
         "detail_url": detail_url(page.pk) if page.pk else None,
         "html_url": ctx.frontend_url(page.url_path) if page.url_path else None,
         "url_path": ctx.frontend_path(page.url_path) if page.url_path else None,

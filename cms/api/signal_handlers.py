@@ -60,14 +60,20 @@ def restriction_changed(instance, **kwargs):
         return
     page = Page.objects.filter(pk=instance.page_id).first()
     if page is not None:
-        subtree = Page.objects.descendant_of(page, inclusive=True).values_list("pk", flat=True)
-        fragments.touch_dependents(Kind.PAGE, subtree)
+        subtree = Page.objects.descendant_of(page, inclusive=True)
+        fragments.touch_dependents(Kind.PAGE, subtree.values_list("pk", flat=True))
+        # Their translations list them as translations (or no longer).
+        fragments.touch_translations(
+            subtree.values_list("translation_key", flat=True),
+            exclude=subtree.values_list("pk", flat=True),
+        )
     ContentVersion.bump()
 
 
 def page_published_handler(instance, **kwargs):
     fragments.record_published(instance)
     fragments.touch_dependents(Kind.PAGE, [instance.pk])
+    fragments.touch_translations([instance.translation_key], exclude=[instance.pk])
     ContentVersion.bump()
     webhooks.emit(webhooks.page_event(instance, "published"))
 
@@ -75,6 +81,7 @@ def page_published_handler(instance, **kwargs):
 def page_unpublished_handler(instance, **kwargs):
     fragments.touch_pages([instance.pk])
     fragments.touch_dependents(Kind.PAGE, [instance.pk])
+    fragments.touch_translations([instance.translation_key], exclude=[instance.pk])
     ContentVersion.bump()
     if instance.pk not in _deleting_ids():
         webhooks.emit(webhooks.page_event(instance, "unpublished"))
@@ -94,6 +101,7 @@ def page_post_delete_handler(instance, **kwargs):
         return
     _deleting_ids().discard(instance.pk)
     fragments.touch_dependents(Kind.PAGE, [instance.pk])
+    fragments.touch_translations([instance.translation_key], exclude=[instance.pk])
     ContentVersion.bump()
     if getattr(instance, "_was_live", instance.live):
         webhooks.emit(webhooks.page_event(instance, "deleted"))

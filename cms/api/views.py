@@ -21,7 +21,12 @@ from wagtail.search.backends import get_search_backend
 from cms.api import fragments
 from cms.api.caching import cached_response, content_state, json_response, validated_response
 from cms.api.models import ContentVersion
-from cms.api.representation import Context, serialise_documents, serialise_images
+from cms.api.representation import (
+    Context,
+    default_language,
+    serialise_documents,
+    serialise_images,
+)
 from cms.visibility import public_media, visible_pages
 
 # Ordering a front end asks for → database ordering (ties broken by id for stable pages).
@@ -53,7 +58,13 @@ def public_pages(request) -> Page.objects.__class__:
     site = Site.find_for_request(request)
     if site is None:
         return Page.objects.none()
-    return visible_pages().filter(path__startswith=site.root_page.path)
+    # The site's root page and its translations (each language's tree), from Wagtail's
+    # cached root paths.
+    roots = Q(path__startswith=site.root_page.path)
+    for root in Site.get_site_root_paths():
+        if root.site_id == site.pk:
+            roots |= Q(url_path__startswith=root.root_path)
+    return visible_pages().filter(roots)
 
 
 def paginate(request, *, default=20):
@@ -106,6 +117,20 @@ def search_text(request) -> str:
     """The `search` words. Double quotes go: the SQLite backend wraps each word in quotes
     without escaping them, and they are never part of an indexed word anyway."""
     return " ".join(request.GET.get("search", "").replace('"', " ").split())
+
+
+def locale_param(request) -> str | None:
+    """`locale`: one of the enabled content languages (WAGTAIL_CONTENT_LANGUAGES), or None
+    when absent. Anything else is refused without echoing it."""
+    if "locale" not in request.GET:
+        return None
+    value = request.GET["locale"]
+    codes = [code for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES]
+    if not value:
+        raise BadRequestError("locale cannot be empty: give a language code, e.g. locale=fr")
+    if value not in codes:
+        raise BadRequestError("locale must be one of the enabled languages: " + ", ".join(codes))
+    return value
 
 
 def _bool(request, name):
@@ -195,6 +220,8 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             "descendant_of",
             "slug",
             "sent",
+            "locale",
+            "translation_of",
             "fields",
             "format",
             "_",
@@ -358,6 +385,16 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
 
         if "slug" in request.GET:
             queryset = queryset.filter(slug=request.GET["slug"])
+        locale = locale_param(request)
+        if locale is not None:
+            queryset = queryset.filter(locale__language_code=locale)
+        if "translation_of" in request.GET:
+            # The page's published translations (itself left out), as Wagtail's filter.
+            pk = parse_id(request.GET["translation_of"])
+            page = public_pages(request).filter(pk=pk).first() if pk is not None else None
+            if page is None:
+                raise BadRequestError("translation_of must be the id of a published page")
+            queryset = queryset.filter(translation_key=page.translation_key).exclude(pk=page.pk)
         for name, inclusive in (("child_of", False), ("descendant_of", False)):
             if name in request.GET:
                 pk = parse_id(request.GET[name])
@@ -429,8 +466,17 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             site = Site.find_for_request(request)
             if site is None:
                 return None
-            url_path = site.root_page.url_path + request.GET["html_path"].strip("/") + "/"
-            url_path = url_path.replace("//", "/")
+            root, path = site.root_page, request.GET["html_path"].strip("/")
+            # `/fr/entretiens/…`: a page under the French translation of the site's root.
+            language, _slash, rest = path.partition("/")
+            codes = {code for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES}
+            if language in codes - {default_language()}:
+                translated = Page.objects.filter(
+                    translation_key=root.translation_key, locale__language_code=language
+                ).first()
+                if translated is not None:
+                    root, path = translated, rest
+            url_path = (root.url_path + path + "/").replace("//", "/")
             return public_pages(request).filter(url_path=url_path).first()
         return super().find_object(public_pages(request), request)
 

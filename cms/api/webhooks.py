@@ -46,15 +46,21 @@ def verify(body: bytes, signature: str, secret: str) -> bool:
 
 def page_event(page, change: str, **extra) -> dict:
     """The JSON a front end receives: enough to revalidate without calling back."""
+    from wagtail.models import Locale
+
     from cms.api.representation import Context, detail_url
 
     ctx = Context()
     url_path = ctx.frontend_path(page.url_path) if page.url_path else None
+    locale = Locale.objects.filter(pk=page.locale_id).values_list("language_code", flat=True)
     return {
         "event": f"page.{change}",
         "change": change,
         "id": page.pk,
         "type": page._meta.label,
+        # The page's language, and the key its translations share.
+        "locale": locale.first(),
+        "translation_key": str(page.translation_key) if page.translation_key else None,
         "slug": page.slug,
         "url_path": url_path,
         "html_url": ctx.frontend_url(page.url_path) if page.url_path else None,
