@@ -8,7 +8,7 @@ PORT ?= 8000
 export HOST PORT
 export DEBUG ?= 1
 
-.PHONY: install run migrate seed worker web test lint check clean
+.PHONY: install run migrate seed worker web test lint check clean translations messages
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
+# The translation catalogues are compiled with polib (no GNU gettext needed).
 install: $(VENV)/.installed
+	$(PY) manage.py compile_translations
+
+translations: install
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -45,6 +49,25 @@ lint: install
 check: install
 	DEBUG=1 $(PY) manage.py check
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Refresh locale/*/LC_MESSAGES/django.po from the source (needs GNU gettext's xgettext,
+# for translators and developers only). The catalogues hold what subscribers see: the
+# admin's own strings stay in English, so their files are left out.
+LANGUAGE_CODES ?= en fr de it es
+MESSAGES_IGNORE := .venv tests bench var docs penelope/* cms/* */migrations/* \
+	mailing/admin/* mailing/models/* mailing/management/* mailing/import*.py \
+	mailing/spreadsheets.py mailing/digests.py mailing/sending/* mailing/campaigns.py \
+	mailing/wagtail_hooks.py mailing/segments.py mailing/exporting.py \
+	templates/mailing/admin/* templates/mailing/campaigns/* templates/newsletters/admin/* \
+	templates/wagtailadmin/* templates/cms/* templates/interviews/* \
+	interviews/blocks.py interviews/wagtail_hooks.py newsletters/admin_views.py \
+	newsletters/checks.py newsletters/drafting.py newsletters/wagtail_hooks.py \
+	newsletters/validators.py newsletters/panels.py newsletters/models.py
+messages: install
+	$(PY) manage.py makemessages --no-obsolete --extension html,txt,py,mjml \
+		$(foreach code,$(LANGUAGE_CODES),--locale $(code)) \
+		$(foreach pattern,$(MESSAGES_IGNORE),--ignore '$(pattern)')
+	$(PY) manage.py compile_translations
 
 clean:
 	rm -rf $(VENV) var
