@@ -24,7 +24,7 @@ from django.shortcuts import render as django_render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -40,7 +40,7 @@ from newsletters.rendering import personalise, render_email
 
 ACCEPTED = {
     "status": "accepted",
-    "detail": _lazy(
+    "detail": gettext_lazy(
         "Thank you. If this address can receive our emails, a message to confirm "
         "the subscription is on its way."
     ),
@@ -630,11 +630,11 @@ def web_version(request, key: str):
 
 
 TEST_LINKS = {
-    "unsubscribe": _lazy(
+    "unsubscribe": gettext_lazy(
         "In a real issue this link unsubscribes the reader from the list. This was a test, "
         "so nothing has changed."
     ),
-    "preferences": _lazy(
+    "preferences": gettext_lazy(
         "In a real issue this link opens the reader's preference centre. This was a test, "
         "so there are no preferences to show."
     ),

@@ -18,4 +18,4 @@ class Command(BaseCommand):
         for mo in written:
             self.stdout.write(f"compiled {mo}")
         total = len(catalogues(settings.LOCALE_PATHS))
-        self.stdout.write(f"{len(written)} of {total} catalogues compiled, the others up to date.")
+        self.stdout.write(f"{len(written)} compiled, {total - len(written)} already up to date.")
