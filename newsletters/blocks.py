@@ -135,6 +135,8 @@ def image_alt(image, alt, context=None) -> str:
 
 #: A day in full as each language writes it in running text (Django's own DATE_FORMAT
 #: is "Dec. 1, 2026" in English and "01 dicembre" in Italian); others use DATE_FORMAT.
+#: Django names these languages' months with a capital, which running text does not use.
+LOWERCASE_MONTHS = {"it", "ro", "pt", "ca"}
 LONG_DATE = {"en": "j F Y", "fr": "j F Y", "de": "j. F Y", "it": "j F Y", "es": r"j \d\e F \d\e Y"}
 
 
@@ -143,7 +145,11 @@ def long_date(moment) -> str:
     language = (get_language() or "en").split("-")[0]
     if language == "fr" and moment.day == 1:
         return date_format(moment, r"j\e\r F Y")  # « 1er décembre »
-    return date_format(moment, LONG_DATE.get(language, "DATE_FORMAT"))
+    text = date_format(moment, LONG_DATE.get(language, "DATE_FORMAT"))
+    if language in LOWERCASE_MONTHS:
+        month = date_format(moment, "F")
+        text = text.replace(month, month.lower())
+    return text
 
 
 def zone_name(moment) -> str:
