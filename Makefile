@@ -16,13 +16,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
-# The translation catalogues are compiled with polib (no GNU gettext needed).
-install: $(VENV)/.installed
+install: $(VENV)/.installed translations
+
+# The translation catalogues, compiled with polib (no GNU gettext needed): only those
+# missing or older than their .po. Made after install, also when install is skipped.
+translations:
 	$(PY) manage.py compile_translations
 
-translations: install
-
-migrate: install
+migrate: install translations
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -39,7 +40,7 @@ run: seed
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Independent test files run in parallel, one process per core (pytest-xdist).
-test: install
+test: install translations
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: install
