@@ -398,9 +398,9 @@ def preferences_page(request, token):
                 topics=form.cleaned_data["topics"],
                 country=form.cleaned_data["country"],
             )
+            # The answer stays in the language the reader was reading; a new language for
+            # the emails is the page's from their next visit.
             saved = True
-            # A new language for the emails is also the page's, unless one was picked here.
-            page_language.activate_for(request, subscriber)
             form = PreferencesForm(
                 initial={
                     "name": subscriber.name,

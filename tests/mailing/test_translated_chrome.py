@@ -269,7 +269,9 @@ def test_the_switcher_shows_the_page_in_another_language_and_keeps_it(client, fr
 
 
 @pytest.mark.django_db
-def test_saving_a_new_language_shows_the_page_in_it(client, french, newsletter_list):
+def test_a_new_language_for_the_emails_is_the_pages_from_the_next_visit(
+    client, french, newsletter_list
+):
     path = path_of(tokens.preferences_url(french.pk))
     response = client.post(
         path,
@@ -277,9 +279,12 @@ def test_saving_a_new_language_shows_the_page_in_it(client, french, newsletter_l
     )
     html = page_text(response)
     assert response.status_code == 200
-    assert "Le Sue preferenze sono state salvate." in html and lang_of(html) == "it"
+    # Confirmed in the language she was reading, with Italian now chosen for the emails.
+    assert "Vos préférences sont enregistrées." in html and lang_of(html) == "fr"
+    assert '<option value="it" selected>Italiano</option>' in html
     french.refresh_from_db()
     assert french.language == "it"
+    assert "<h1>Le Sue preferenze di iscrizione</h1>" in page_text(client.get(path))
 
 
 @pytest.mark.django_db
