@@ -1,12 +1,12 @@
 """Subscriber-facing forms: signup (JSON or form-encoded) and the preference centre."""
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from mailing.models import MailingList
+from mailing.page_language import language_choices
 from mailing.subscriptions import clean_email, clean_name, language_code
 from mailing.topics import MAX_TOPICS, clean_topics, topic_choices
 
@@ -131,7 +131,8 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args, list_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = settings.LANGUAGES
+        # Each language in its own words: a reader looks for "Deutsch", not "German".
+        self.fields["language"].choices = language_choices()
         self.fields["topics"].choices = topic_choices()
         self.fields["country"].choices = [("", "—"), *countries]
         self.list_choices = {str(m.pk): m for m in sorted(list_choices, key=lambda m: m.name)}

@@ -22,14 +22,15 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render as django_render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from wagtail.models import Revision
 
-from mailing import hits, signup, subscriptions, tokens
+from mailing import hits, page_language, signup, subscriptions, tokens
 from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
 from mailing.models import Campaign, MailingList, Subscriber, Subscription
 from mailing.sending.message import personal_values, web_copy
@@ -39,8 +40,10 @@ from newsletters.rendering import personalise, render_email
 
 ACCEPTED = {
     "status": "accepted",
-    "detail": "Thank you. If this address can receive our emails, a message to confirm "
-    "the subscription is on its way.",
+    "detail": gettext_lazy(
+        "Thank you. If this address can receive our emails, a message to confirm "
+        "the subscription is on its way."
+    ),
 }
 #: A signup or a preferences change is a few hundred bytes; refuse far more unread.
 MAX_BODY = 64 * 1024
@@ -62,11 +65,13 @@ class BadBody(Exception):
 
 
 def render(request, template_name, context=None, status=200):
-    """Hosted pages carry the newsletter's sender name, postal address and website."""
+    """Hosted pages carry the newsletter's sender name, postal address and website, and
+    the language switcher."""
     context = {
         "sender_name": settings.NEWSLETTER_SENDER_NAME,
         "postal_address": settings.NEWSLETTER_POSTAL_ADDRESS,
         "website_url": settings.FRONTEND_URL,
+        "languages": page_language.switcher(),
         **(context or {}),
     }
     return django_render(request, template_name, context, status=status)
@@ -163,6 +168,7 @@ def api_methods(*methods):
 
 @csrf_exempt
 @api_methods("GET", "POST")
+@page_language.hosted
 def signup_api(request):
     """POST /api/subscriptions/: 202 with one body whatever the address's state.
 
@@ -184,7 +190,7 @@ def signup_api(request):
     ip = client_ip(request)
     if ip and hit_limit("ip", ip, settings.SUBSCRIPTION_RATE_PER_IP):
         response = JsonResponse(
-            {"status": "rate_limited", "detail": "Too many requests; try again later."},
+            {"status": "rate_limited", "detail": _("Too many requests; try again later.")},
             status=429,
         )
         response["Retry-After"] = str(settings.SUBSCRIPTION_RATE_WINDOW)
@@ -269,18 +275,23 @@ def _message(request, title, text, *, links=(), status=200):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@page_language.hosted
 def confirm_page(request, token):
     """GET shows a button (link scanners must not confirm for people); POST confirms."""
     try:
         subscriber, mailing_list = _from_token(tokens.CONFIRM, token)
     except BadLink:
         return _bad_link_page(request)
+    page_language.activate_for(request, subscriber)
     pending = Subscription.objects.filter(
         subscriber=subscriber, status=Subscription.Status.PENDING
     ).select_related("mailing_list")
     if mailing_list is not None:
         pending = pending.filter(mailing_list=mailing_list)
-    preferences = (_("Manage your subscriptions"), tokens.preferences_url(subscriber.pk))
+    preferences = (
+        _("Manage your subscriptions"),
+        page_language.keep_choice(request, tokens.preferences_url(subscriber.pk)),
+    )
     if request.method == "POST":
         subscriptions.confirm(subscriber, mailing_list, ip_address=client_ip(request))
         return _message(
@@ -303,6 +314,7 @@ def confirm_page(request, token):
 @csrf_exempt  # RFC 8058: mail providers POST without a CSRF token; the token authenticates
 @never_cache
 @require_http_methods(["GET", "POST"])
+@page_language.hosted
 def unsubscribe_page(request, token):
     """GET asks; POST unsubscribes, including the RFC 8058 one-click POST."""
     try:
@@ -311,6 +323,8 @@ def unsubscribe_page(request, token):
         if request.method == "POST" and _is_one_click(request):
             return HttpResponse("Invalid link.", status=404, content_type="text/plain")
         return _bad_link_page(request)
+    page_language.activate_for(request, subscriber)
+    preferences_url = page_language.keep_choice(request, tokens.preferences_url(subscriber.pk))
     if request.method == "POST":
         one_click = _is_one_click(request)
         changed = subscriptions.unsubscribe(
@@ -328,17 +342,12 @@ def unsubscribe_page(request, token):
             _("You are unsubscribed"),
             _("You will receive no more emails from %(what)s.")
             % {"what": mailing_list.name if mailing_list else _("any of our lists")},
-            links=[
-                (
-                    _("Changed your mind? Manage your subscriptions"),
-                    tokens.preferences_url(subscriber.pk),
-                )
-            ],
+            links=[(_("Changed your mind? Manage your subscriptions"), preferences_url)],
         )
     return render(
         request,
         "mailing/unsubscribe.html",
-        {"mailing_list": mailing_list, "preferences_url": tokens.preferences_url(subscriber.pk)},
+        {"mailing_list": mailing_list, "preferences_url": preferences_url},
     )
 
 
@@ -348,11 +357,13 @@ def _is_one_click(request) -> bool:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@page_language.hosted
 def preferences_page(request, token):
     try:
         subscriber, _list = _from_token(tokens.PREFERENCES, token)
     except BadLink:
         return _bad_link_page(request)
+    page_language.activate_for(request, subscriber)
     choices = subscriptions.lists_for_preferences(subscriber)
     active = [m for m, status in choices if status in subscriptions.ACTIVE_STATUSES]
     initial = {
@@ -366,6 +377,7 @@ def preferences_page(request, token):
     saved, status = False, 200
     if request.method == "POST":
         if request.POST.get("action") == "unsubscribe_all":
+            back = page_language.keep_choice(request, request.path)
             subscriptions.unsubscribe(
                 subscriber, source="preferences", ip_address=client_ip(request)
             )
@@ -373,7 +385,7 @@ def preferences_page(request, token):
                 request,
                 _("You are unsubscribed"),
                 _("You will receive no more emails from any of our lists."),
-                links=[(_("Back to your preferences"), request.path)],
+                links=[(_("Back to your preferences"), back)],
             )
         form = PreferencesForm(request.POST, list_choices=[m for m, _status in choices])
         if form.is_valid():
@@ -386,6 +398,8 @@ def preferences_page(request, token):
                 topics=form.cleaned_data["topics"],
                 country=form.cleaned_data["country"],
             )
+            # The answer stays in the language the reader was reading; a new language for
+            # the emails is the page's from their next visit.
             saved = True
             form = PreferencesForm(
                 initial={
@@ -407,7 +421,7 @@ def preferences_page(request, token):
             "saved": saved,
             "subscriber": subscriber,
             "data_url": request.path + "data/",
-            "erase_url": request.path + "erase/",
+            "erase_url": page_language.keep_choice(request, request.path + "erase/"),
         },
         status=status,
     )
@@ -415,6 +429,7 @@ def preferences_page(request, token):
 
 @never_cache
 @require_http_methods(["GET"])
+@page_language.hosted
 def preferences_data(request, token):
     """Download my data (JSON)."""
     try:
@@ -428,11 +443,13 @@ def preferences_data(request, token):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@page_language.hosted
 def erase_page(request, token):
     try:
         subscriber, _list = _from_token(tokens.PREFERENCES, token)
     except BadLink:
         return _bad_link_page(request)
+    page_language.activate_for(request, subscriber)
     if request.method == "POST":
         subscriptions.erase(subscriber, source="preferences")
         return _message(
@@ -443,7 +460,14 @@ def erase_page(request, token):
                 "one-way fingerprint of the address so that it is never mailed again."
             ),
         )
-    return render(request, "mailing/erase.html", {"subscriber": subscriber})
+    return render(
+        request,
+        "mailing/erase.html",
+        {
+            "subscriber": subscriber,
+            "preferences_url": page_language.keep_choice(request, request.path[: -len("erase/")]),
+        },
+    )
 
 
 # --- the same actions as JSON, for sites that build their own pages -----------------------
@@ -454,6 +478,7 @@ def _json_token_view(purpose, *methods):
         @csrf_exempt  # token-authenticated, no cookies involved
         @never_cache
         @api_methods(*methods)
+        @page_language.hosted
         @wraps(func)
         def view(request, token):
             try:
@@ -574,6 +599,7 @@ def erase_api(request, subscriber, mailing_list):
 
 @require_GET
 @cache_control(public=True, max_age=300)
+@page_language.hosted
 def web_version(request, key: str):
     """The issue as it was sent to public lists, without personal data.
 
@@ -604,11 +630,11 @@ def web_version(request, key: str):
 
 
 TEST_LINKS = {
-    "unsubscribe": _lazy(
+    "unsubscribe": gettext_lazy(
         "In a real issue this link unsubscribes the reader from the list. This was a test, "
         "so nothing has changed."
     ),
-    "preferences": _lazy(
+    "preferences": gettext_lazy(
         "In a real issue this link opens the reader's preference centre. This was a test, "
         "so there are no preferences to show."
     ),
@@ -618,6 +644,7 @@ TEST_LINKS = {
 @csrf_exempt  # the RFC 8058 one-click POST of a test's List-Unsubscribe: changes nothing
 @never_cache
 @require_http_methods(["GET", "POST"])
+@page_language.hosted
 def test_link(request, what: str):
     """Where the unsubscribe and preferences links of a test send lead."""
     if what not in TEST_LINKS:
@@ -627,6 +654,7 @@ def test_link(request, what: str):
 
 @require_GET
 @never_cache
+@page_language.hosted
 def test_copy(request, token: str):
     """A test send's "view in browser" copy: the revision it showed, by a signed address."""
     revision = Revision.page_revisions.filter(pk=read_test_copy_token(token)).first()
@@ -640,7 +668,10 @@ def test_copy(request, token: str):
         preferences_url=test_link_url("preferences"),
         web_url=request.build_absolute_uri(),
     )
-    html = personalise(render_email(issue).html, values, html=True)
+    # The chrome in the issue's own language, as its readers got it.
+    issue_language = subscriptions.language_code(getattr(issue.locale, "language_code", ""))
+    with translation.override(issue_language or translation.get_language()):
+        html = personalise(render_email(issue).html, values, html=True)
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -12,6 +12,7 @@ from django.db import models
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.blocks.struct_block import StructBlockValidationError
@@ -130,6 +131,25 @@ def image_alt(image, alt, context=None) -> str:
         report(context, _("The image “%(title)s” has no alt text.") % {"title": image.title})
         return image.title
     return alt
+
+
+#: A day in full as each language writes it in running text (Django's own DATE_FORMAT
+#: is "Dec. 1, 2026" in English and "01 dicembre" in Italian); others use DATE_FORMAT.
+#: Django names these languages' months with a capital, which running text does not use.
+LOWERCASE_MONTHS = {"it", "ro", "pt", "ca"}
+LONG_DATE = {"en": "j F Y", "fr": "j F Y", "de": "j. F Y", "it": "j F Y", "es": r"j \d\e F \d\e Y"}
+
+
+def long_date(moment) -> str:
+    """A date in full in the active language: “1 December 2026”, “1. Dezember 2026”."""
+    language = (get_language() or "en").split("-")[0]
+    if language == "fr" and moment.day == 1:
+        return date_format(moment, r"j\e\r F Y")  # « 1er décembre »
+    text = date_format(moment, LONG_DATE.get(language, "DATE_FORMAT"))
+    if language in LOWERCASE_MONTHS:
+        month = date_format(moment, "F")
+        text = text.replace(month, month.lower())
+    return text
 
 
 def zone_name(moment) -> str:
@@ -517,7 +537,7 @@ class EventsBlock(EmailBlockMixin, blocks.StructBlock):
     def describe(event, now):
         start = timezone.localtime(event.start)
         is_past = (event.end or event.start) < now
-        when = date_format(start, "j F Y")
+        when = long_date(start)
         if not is_past:
             # Readers live in other time zones: the time says which one it is in.
             when = f"{when}, {date_format(start, 'H:i')} {zone_name(start)}"

@@ -81,3 +81,13 @@ def pytest_runtest_teardown(item, nextitem):
                             cursor.execute(statement)
     # The content types are back under their first ids: forget the ones cached meanwhile.
     ContentType.objects.clear_cache()
+
+
+def pytest_configure(config):
+    """Compile the translation catalogues a clean checkout lacks (``.mo`` files are built,
+    not committed), or that are older than their ``.po``, before Django loads any."""
+    from pathlib import Path
+
+    from penelope.translations import compile_all
+
+    compile_all([Path(__file__).resolve().parent.parent / "locale"])
