@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailing import links, queue, segments, variants
+from mailing import languages, links, queue, segments, variants
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
@@ -211,6 +211,7 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
         internal = campaign.lists.filter(is_public=False).exists()
         no_web_link = internal or campaign.kind != Campaign.Kind.ISSUE
         extra = {"no_web_link": no_web_link}
+        campaign.language = languages.of_page(issue)
         rendered = render_email(issue, extra_context=extra)
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
@@ -225,11 +226,12 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
             who = who.filter(subscriber_id__in=only)
         campaign.recipients_count = ledger.materialise(campaign, who)
         campaign.track_clicks, campaign.track_opens = links.tracking_for(campaign.lists.all())
-        # Readers with topics get the issue rendered for their topic set, once per set.
+        # Each reader the translation in their language, with their topics' sections:
+        # rendered once per language and topic set.
         variants.make(campaign, issue, extra)
         campaign.save(
             update_fields=[
-                *("subject", "preheader", "html", "text", "recipients_count"),
+                *("language", "subject", "preheader", "html", "text", "recipients_count"),
                 *("track_clicks", "track_opens"),
             ]
         )

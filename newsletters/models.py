@@ -1,6 +1,7 @@
 """Newsletter issues as Wagtail pages, composed from blocks that reference site pages."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -55,8 +56,10 @@ class NewsletterIndexPage(RoutablePageMixin, IndexPage):
 
 class NewsletterPage(Page):
     # 0: an issue outside the numbered series (a list's welcome email), banded "Welcome".
+    # Unique per locale (``clean``: the locale lives on Wagtail's page table, out of reach
+    # of a constraint here): an issue's translations carry its number.
     issue_number = models.PositiveIntegerField(
-        unique=True,
+        db_index=True,
         default=next_issue_number,
         help_text=_("0 for a welcome email, outside the numbered issues."),
     )
@@ -133,6 +136,17 @@ class NewsletterPage(Page):
 
     def __str__(self):
         return f"#{self.issue_number} {self.title}" if self.issue_number else self.title
+
+    def clean(self):
+        super().clean()
+        taken = NewsletterPage.objects.filter(
+            issue_number=self.issue_number, locale_id=self.locale_id
+        ).exclude(pk=self.pk)
+        # Translations share their number; welcome emails (0) are outside the series.
+        if self.issue_number and taken.exclude(translation_key=self.translation_key).exists():
+            raise ValidationError(
+                {"issue_number": _("Another issue in this language has this number.")}
+            )
 
     def with_content_json(self, content):
         # sent_at belongs to the page, not to a revision: publishing a revision saved before
