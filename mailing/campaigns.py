@@ -56,10 +56,18 @@ def published(page):
 # --- who gets it -------------------------------------------------------------------------
 
 
+def same_issue(page_id: int):
+    """The issue's pages in every language (its translations share a translation key)."""
+    key = NewsletterPage.objects.filter(pk=page_id).values("translation_key")
+    return NewsletterPage.objects.filter(translation_key__in=key).values("pk")
+
+
 def received(page_id: int):
-    """Subscribers (ids) whom a campaign of this issue already reached."""
+    """Subscribers (ids) whom a campaign of this issue, in any language, already reached."""
     return Delivery.objects.filter(
-        campaign__page_id=page_id, status=Delivery.Status.SENT, subscriber__isnull=False
+        campaign__page__in=same_issue(page_id),
+        status=Delivery.Status.SENT,
+        subscriber__isnull=False,
     ).values("subscriber_id")
 
 
@@ -90,10 +98,10 @@ def count_recipients(lists, *, exclude_received_of: int | None = None, segment=N
 
 
 def earlier_sends(page, lists=None) -> list[Campaign]:
-    """Campaigns of this issue that reached someone (through one of ``lists`` when given),
-    newest first, each with ``sent`` (messages sent)."""
+    """Campaigns of this issue (in any language) that reached someone (through one of
+    ``lists`` when given), newest first, each with ``sent`` (messages sent)."""
     campaigns = (
-        Campaign.objects.filter(page=page)
+        Campaign.objects.filter(page__in=same_issue(page.pk))
         .annotate(sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)))
         .filter(sent__gt=0)
         .prefetch_related("lists")

@@ -264,3 +264,22 @@ def test_a_lists_default_language_is_one_of_the_sites(readers):
         francophone.full_clean()
     francophone.language = "de"
     francophone.full_clean()
+
+
+def test_a_resend_from_the_translation_leaves_out_who_got_the_issue_in_any_language(
+    issue, french, readers, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    first = campaigns.create(issue, [readers[0]])  # the plain list only
+    campaigns.schedule(first)
+    campaigns.start(first.pk)
+    assert sender.run_sender(first.pk) == "done"
+    assert [c.pk for c in campaigns.earlier_sends(french)] == [first.pk]
+    # From the French page, to both lists, "only those who have not received this issue".
+    assert campaigns.count_recipients(readers, exclude_received_of=french.pk) == 2
+    second = campaigns.create(french, readers)
+    campaigns.schedule(second, exclude_received=True)
+    campaigns.start(second.pk)
+    mail.outbox.clear()
+    assert sender.run_sender(second.pk) == "done"
+    assert sorted(local_part(m) for m in mail.outbox) == ["en2", "none2"]
