@@ -150,7 +150,7 @@ def test_a_subscriber_from_signup_to_erasure(live_site, browser_page, seeded):
         data={"email": "ada.lovelace@ＥＸＡＭＰＬＥ.org", "lists": ["newsletter"]},
     )
     assert again.status == 202 and again.json() == answer.json()
-    assert smtp.total == 7  # confirmation, welcome, the issue to five: nothing since
+    assert smtp.total == 11  # confirmation, welcome, the issue to nine: nothing since
     assert not Subscriber.objects.filter(email__icontains="lovelace").exists()
 
 

@@ -24,7 +24,7 @@ def test_clicks_in_a_browser_show_in_the_campaign_report_and_on_the_page(
     assert campaigns.schedule(campaign)  # the worker (in-process here) starts and sends it
     campaign.refresh_from_db()
     assert campaign.status == campaign.Status.SENT
-    message = live_site["smtp"].wait_for(4)[0]
+    message = live_site["smtp"].wait_for(8)[0]
     html = message.get_body(("html",)).get_content()
 
     page = browser_page

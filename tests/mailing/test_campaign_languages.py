@@ -88,7 +88,7 @@ def test_each_reader_gets_their_language_rendered_once_per_language(
     assert campaigns.start(campaign.pk)
     campaign.refresh_from_db()
     assert campaign.language == "en"
-    # One French rendering for the four French readers (the English is the campaign's own).
+    # One French rendering for the three French readers (the English is the campaign's own).
     assert renders == [(french.pk, "fr", FR_SUBJECT)]
     variant = CampaignVariant.objects.get(campaign=campaign)
     assert (variant.language, variant.page_id, variant.subject) == ("fr", french.pk, FR_SUBJECT)
