@@ -341,7 +341,11 @@ def _mark_issue_sent(campaign: Campaign):
     if campaign.kind != Campaign.Kind.ISSUE:
         return
     public = not campaign.lists.filter(is_public=False).exists()
-    NewsletterPage(pk=campaign.page_id).mark_sent(campaign.finished_at, public=public)
+    # The translations that went out in readers' languages are sent issues too (each in
+    # its language's archive).
+    translated = campaign.variants.exclude(page_id=None).values_list("page_id", flat=True)
+    for page_id in {campaign.page_id, *translated}:
+        NewsletterPage(pk=page_id).mark_sent(campaign.finished_at, public=public)
 
 
 # --- the dispatcher ----------------------------------------------------------------------

@@ -119,6 +119,9 @@ def test_each_reader_gets_their_language_rendered_once_per_language(
     assert f"/newsletters/{campaign.key}/?lang=fr" in html
     en_message = next(m for m in mail.outbox if local_part(m) == "en1")
     assert "?lang=" not in en_message.alternatives[0][0]
+    # Both languages are sent issues now (each archive lists its own).
+    french.refresh_from_db()
+    assert french.sent_at is not None and french.public_sent_at is not None
 
 
 def test_a_translation_published_later_is_not_what_a_running_campaign_pinned(
