@@ -36,8 +36,11 @@ def subscribe(mailing_list, email, name="", status=Subscription.Status.CONFIRMED
 
 @pytest.fixture
 def audience(seeded):
-    """The demo list (8 confirmed) plus a second list overlapping it, and people left out."""
+    """Four of the demo list's readers plus a second list overlapping it, and people left
+    out. (The demo's readers in French, Italian, Finnish and Dutch are not part of it:
+    these tests count and time a small, known audience; languages have their own tests.)"""
     news = seeded["mailing_list"]
+    Subscriber.objects.filter(email__in=LANGUAGE_READERS).delete()
     events = MailingList.objects.create(name="Events", slug="events")
     subscribe(events, "lucia.seel@example.org")  # also on the demo list: mailed once
     subscribe(events, "Ana.Event@Example.org", "Ana Événement")
@@ -52,15 +55,18 @@ def audience(seeded):
     return {"page": seeded["newsletter"], "lists": [news, events]}
 
 
+LANGUAGE_READERS = [
+    "camille.durand@example.org",
+    "giulia.bianchi@example.org",
+    "aino.virtanen@example.org",
+    "pieter.claes@example.org",
+]
+
 EXPECTED = {
     "lucia.seel@example.org",
     "raquel.ortega@example.org",
     "mirela.puiu@example.org",
     "newsletter-reader@example.com",
-    "camille.durand@example.org",
-    "giulia.bianchi@example.org",
-    "aino.virtanen@example.org",
-    "pieter.claes@example.org",
     "ana.event@example.org",
 }
 
@@ -171,7 +177,7 @@ def test_transient_answers_are_retried_and_permanent_ones_recorded(audience, sin
     assert failed.error.startswith("550")
     retried = Delivery.objects.get(campaign=campaign, subscriber__email="raquel.ortega@example.org")
     assert (retried.status, retried.attempts) == (Delivery.Status.SENT, 2)
-    assert campaign.counts()["sent"] == 8
+    assert campaign.counts()["sent"] == 4
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
@@ -413,8 +419,8 @@ def test_rate_limited_campaigns_get_one_paced_sender(
     monkeypatch.setattr(sender.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(sender.time, "sleep", sleep)
     assert sender.run_sender(limited.pk) == "done"
-    assert slept == [0.02] * 8  # 9 messages at 50/s
-    assert sink.total == 9
+    assert slept == [0.02] * 4  # 5 messages at 50/s
+    assert sink.total == 5
 
 
 def test_a_draft_is_never_touched_by_a_worker(audience, sink):
@@ -703,13 +709,13 @@ def test_send_newsletter_refuses_an_unpublished_issue_and_warns_on_a_resend(audi
     status = json.loads(command("campaign_status", str(first.pk), "--json")[0])
     assert {k: status[k] for k in ("status", "recipients", "sent", "failed", "pending")} == {
         "status": "sent",
-        "recipients": 8,
-        "sent": 8,
+        "recipients": 4,
+        "sent": 4,
         "failed": 0,
         "pending": 0,
     }
     # Over SMTP, delivered is what the receiving server accepted.
-    assert status["delivered"] == 8
+    assert status["delivered"] == 4
     for key in ("bounced", "complained", "opened", "clicked", "clicks", "unsubscribed"):
         assert status[key] == 0, key
 
