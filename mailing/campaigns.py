@@ -18,7 +18,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from mailing import links, queue, segments, variants
+from mailing import languages, links, queue, segments, variants
 from mailing.models import Campaign, Delivery, Subscriber, Subscription
 from mailing.sending import ledger
 from mailing.sending.message import sender_address
@@ -56,10 +56,18 @@ def published(page):
 # --- who gets it -------------------------------------------------------------------------
 
 
+def same_issue(page_id: int):
+    """The issue's pages in every language (its translations share a translation key)."""
+    key = NewsletterPage.objects.filter(pk=page_id).values("translation_key")
+    return NewsletterPage.objects.filter(translation_key__in=key).values("pk")
+
+
 def received(page_id: int):
-    """Subscribers (ids) whom a campaign of this issue already reached."""
+    """Subscribers (ids) whom a campaign of this issue, in any language, already reached."""
     return Delivery.objects.filter(
-        campaign__page_id=page_id, status=Delivery.Status.SENT, subscriber__isnull=False
+        campaign__page__in=same_issue(page_id),
+        status=Delivery.Status.SENT,
+        subscriber__isnull=False,
     ).values("subscriber_id")
 
 
@@ -90,10 +98,10 @@ def count_recipients(lists, *, exclude_received_of: int | None = None, segment=N
 
 
 def earlier_sends(page, lists=None) -> list[Campaign]:
-    """Campaigns of this issue that reached someone (through one of ``lists`` when given),
-    newest first, each with ``sent`` (messages sent)."""
+    """Campaigns of this issue (in any language) that reached someone (through one of
+    ``lists`` when given), newest first, each with ``sent`` (messages sent)."""
     campaigns = (
-        Campaign.objects.filter(page=page)
+        Campaign.objects.filter(page__in=same_issue(page.pk))
         .annotate(sent=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT)))
         .filter(sent__gt=0)
         .prefetch_related("lists")
@@ -211,6 +219,7 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
         internal = campaign.lists.filter(is_public=False).exists()
         no_web_link = internal or campaign.kind != Campaign.Kind.ISSUE
         extra = {"no_web_link": no_web_link}
+        campaign.language = languages.of_page(issue)
         rendered = render_email(issue, extra_context=extra)
         campaign.subject = rendered.subject
         campaign.preheader = rendered.preheader
@@ -225,11 +234,12 @@ def start(campaign_id: int, *, only: list[int] | None = None) -> bool:
             who = who.filter(subscriber_id__in=only)
         campaign.recipients_count = ledger.materialise(campaign, who)
         campaign.track_clicks, campaign.track_opens = links.tracking_for(campaign.lists.all())
-        # Readers with topics get the issue rendered for their topic set, once per set.
+        # Each reader the translation in their language, with their topics' sections:
+        # rendered once per language and topic set.
         variants.make(campaign, issue, extra)
         campaign.save(
             update_fields=[
-                *("subject", "preheader", "html", "text", "recipients_count"),
+                *("language", "subject", "preheader", "html", "text", "recipients_count"),
                 *("track_clicks", "track_opens"),
             ]
         )
@@ -331,7 +341,11 @@ def _mark_issue_sent(campaign: Campaign):
     if campaign.kind != Campaign.Kind.ISSUE:
         return
     public = not campaign.lists.filter(is_public=False).exists()
-    NewsletterPage(pk=campaign.page_id).mark_sent(campaign.finished_at, public=public)
+    # The translations that went out in readers' languages are sent issues too (each in
+    # its language's archive).
+    translated = campaign.variants.exclude(page_id=None).values_list("page_id", flat=True)
+    for page_id in {campaign.page_id, *translated}:
+        NewsletterPage(pk=page_id).mark_sent(campaign.finished_at, public=public)
 
 
 # --- the dispatcher ----------------------------------------------------------------------

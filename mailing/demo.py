@@ -1,4 +1,5 @@
-"""A demo list with a few confirmed subscribers."""
+"""A demo list with a few confirmed subscribers, one in each of several languages: issue
+#3 goes to each in theirs where a translation is live (French), else in English."""
 
 from django.utils import timezone
 
@@ -9,6 +10,10 @@ DEMO_SUBSCRIBERS = [
     ("raquel.ortega@example.org", "Raquel Ortega Martínez", "es"),
     ("mirela.puiu@example.org", "Mirela Greti Puiu", "ro"),
     ("newsletter-reader@example.com", "", "en"),
+    ("camille.durand@example.org", "Camille Durand", "fr"),
+    ("giulia.bianchi@example.org", "Giulia Bianchi", "it"),
+    ("aino.virtanen@example.org", "Aino Virtanen", "fi"),
+    ("pieter.claes@example.org", "Pieter Claes", "nl"),
 ]
 
 

@@ -363,14 +363,34 @@ def parse_ip(value: str) -> str | None:
         return None
 
 
+@functools.cache
+def _language_names() -> dict[str, str]:
+    """Language names in English and in the language itself, accent- and case-blind
+    ("german", "deutsch", "francais") → code, from Django's language table."""
+    from django.conf.locale import LANG_INFO
+
+    names = {}
+    for code, info in LANG_INFO.items():
+        if "name" not in info or "-" in code:
+            continue
+        for spelling in (info["name"], info.get("name_local", "")):
+            if spelling:
+                names.setdefault(anyascii(spelling).casefold(), code)
+    return names
+
+
 @functools.lru_cache(maxsize=512)
 def parse_language(value: str) -> str | None:
     """A code for the Subscriber.language field: one of the site's languages or any
-    ISO 639-1 code ("pt-BR" → "pt", "pol" → "pl"); None when it is not a language."""
+    ISO 639-1 code ("pt-BR" → "pt", "pol" → "pl"), also written as the language's name in
+    English or in itself ("German", "Français" → "fr"); None when it is not a language."""
     value = value.strip()
     code = language_code(value)
     if code is not None:
         return code
+    named = _language_names().get(anyascii(value).casefold())
+    if named is not None:
+        return language_code(named) or named
     try:
         language = langcodes.Language.get(value.replace("_", "-"))
     except (ValueError, LookupError):

@@ -1,16 +1,19 @@
-"""Per-reader sections: one rendering of the issue per distinct topic set in the audience.
+"""Per-reader renderings: the issue in each reader's language, with their topics' sections.
 
-When a block of the issue matches readers' topics (``newsletters.rendering.
-matches_reader_topics``), ``make`` renders the issue once for each distinct
-``Subscriber.topics`` among the campaign's ledger rows and points those rows at it
-(``Delivery.variant``); readers without topics keep the campaign's own rendering. The
-sender picks each delivery's message by its variant.
+When sending starts, ``make`` looks at the distinct (language, list, topics) of the
+campaign's ledger rows, resolves each reader's language (``mailing.languages``) to the
+issue's live translation in it, and renders the issue once per distinct (translation,
+topic set) a reader needs: once per language and topic set, never per recipient. The
+rows point at their rendering (``Delivery.variant``); readers who get the campaign's own
+rendering (its language, no topic sections) keep none. The sender picks each delivery's
+message by its variant.
 """
 
 from __future__ import annotations
 
 import copy
 
+from mailing import languages
 from mailing.models import Campaign, CampaignVariant, Delivery
 from newsletters.rendering import matches_reader_topics, render_email
 
@@ -27,29 +30,68 @@ def topic_sets(campaign: Campaign) -> list[list[str]]:
     return sorted({tuple(sorted(topics)) for topics in rows if topics}, key=lambda t: (len(t), t))
 
 
+def _groups(campaign: Campaign):
+    """The distinct (subscriber language, list, topics) of the campaign's rows (one query)."""
+    rows = (
+        Delivery.objects.filter(campaign=campaign, subscriber__isnull=False)
+        .values_list("subscriber__language", "mailing_list_id", "subscriber__topics")
+        .order_by()
+        .distinct()
+    )
+    # Topics as stored (``mailing.topics`` writes them sorted): rows are matched exactly.
+    return {(lang or "", list_id, tuple(topics or [])) for lang, list_id, topics in rows}
+
+
 def make(campaign: Campaign, issue, extra_context: dict | None = None) -> int:
     """Render and attach the variants of a campaign whose ledger is materialised; returns
-    how many were made (0 when no block matches topics)."""
-    if not matches_reader_topics(issue):
-        return 0
-    made = 0
-    for topics in topic_sets(campaign):
-        rendered = render_email(
-            issue, extra_context={**(extra_context or {}), "reader_topics": list(topics)}
-        )
-        variant = CampaignVariant.objects.create(
+    how many were made. ``issue``: the published version the campaign renders itself."""
+    from mailing.campaigns import published
+
+    source = languages.of_page(issue)
+    translations = languages.live_translations(issue)
+    translations[source] = issue  # the pinned revision, not the page as it is now
+    otherwise = languages.fallback(translations, source)
+    groups = _groups(campaign)
+    list_languages = languages.list_languages(list_id for _l, list_id, _t in groups)
+    pages, variants, made = {}, {}, 0
+    for subscriber_language, list_id, topics in sorted(groups, key=str):
+        code = languages.wanted(subscriber_language, list_languages.get(list_id, ""), source)
+        if code not in translations:
+            code = otherwise  # no translation in their language
+        if code not in pages:
+            page = translations[code] if code == source else published(translations[code])[1]
+            pages[code] = (page, matches_reader_topics(page))
+        page, by_topics = pages[code]
+        key = (code, tuple(sorted(topics)) if by_topics else ())
+        if key == (source, ()):
+            continue  # the campaign's own rendering
+        if key not in variants:
+            context = {**(extra_context or {})}
+            if key[1]:
+                context["reader_topics"] = list(key[1])
+            rendered = render_email(page, extra_context=context)  # in the page's language
+            variants[key] = CampaignVariant.objects.create(
+                campaign=campaign,
+                language=code if code != source else "",
+                page_id=page.pk,
+                topics=list(key[1]),
+                subject=rendered.subject,
+                preheader=rendered.preheader,
+                html=rendered.html,
+                text=rendered.text,
+            )
+            made += 1
+        rows = Delivery.objects.filter(
             campaign=campaign,
-            topics=list(topics),
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            html=rendered.html,
-            text=rendered.text,
+            subscriber__language=subscriber_language,
+            subscriber__topics=list(topics),
         )
-        # The stored value is the sorted list ``mailing.topics`` writes: exact match.
-        Delivery.objects.filter(campaign=campaign, subscriber__topics=list(topics)).update(
-            variant=variant
+        rows = (
+            rows.filter(mailing_list_id__isnull=True)
+            if list_id is None
+            else rows.filter(mailing_list_id=list_id)
         )
-        made += 1
+        rows.update(variant=variants[key])
     return made
 
 
@@ -59,4 +101,6 @@ def as_campaign(campaign: Campaign, variant: CampaignVariant) -> Campaign:
     shadow = copy.copy(campaign)
     shadow.subject, shadow.preheader = variant.subject, variant.preheader
     shadow.html, shadow.text = variant.html, variant.text
+    # Its "view in browser" copy is the one in its language (``message.web_url``).
+    shadow.web_language = variant.language
     return shadow

@@ -30,7 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from wagtail.models import Revision
 
-from mailing import hits, page_language, signup, subscriptions, tokens
+from mailing import hits, page_language, signup, subscriptions, tokens, variants
 from mailing.forms import MAX_LISTS, PreferencesForm, SignupForm, is_text
 from mailing.models import Campaign, MailingList, Subscriber, Subscription
 from mailing.sending.message import personal_values, web_copy
@@ -617,7 +617,15 @@ def web_version(request, key: str):
                 _("It went to a private list only: please read it in your inbox."),
                 status=404,
             )
-        response = HttpResponse(web_copy(campaign), content_type="text/html; charset=utf-8")
+        shown = campaign
+        language = request.GET.get("lang", "")
+        if language and language != campaign.language and language in dict(settings.LANGUAGES):
+            # The copy in the reader's language, as the email in it linked to.
+            found = list(campaign.variants.filter(language=language).order_by("pk"))
+            variant = next((v for v in found if not v.topics), found[0] if found else None)
+            if variant is not None:
+                shown = variants.as_campaign(campaign, variant)
+        response = HttpResponse(web_copy(shown), content_type="text/html; charset=utf-8")
         response["X-Robots-Tag"] = "noindex"
         return response
     if key.isdigit() and len(key) < 12:

@@ -1,6 +1,8 @@
 """The one place that renders a newsletter issue: MJML → HTML with mjml-python, and plain text.
 
-An issue is rendered once per campaign. Per-recipient values are placeholders
+An issue is rendered once per campaign and language, in the language of its locale
+(``in_language``: the chrome, the dates, the ``lang`` it declares); each translation of
+an issue is a page of its own. Per-recipient values are placeholders
 (``PLACEHOLDERS``) that survive rendering and are filled in by ``personalise``.
 Both parts come from the same blocks and the same resolved context (see
 ``newsletters.blocks``): each block's MJML template has a ``.txt`` twin.
@@ -13,7 +15,7 @@ from html import escape
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from mjml import mjml2html
 
@@ -62,6 +64,25 @@ class RenderedBlock:
     text: str
 
 
+def activation_code(code: str) -> str:
+    """What to activate to write in ``code``: LANGUAGE_CODE when it is a variant of it
+    (``en`` → ``en-gb``: British spelling and dates), else the code itself."""
+    if code and settings.LANGUAGE_CODE.split("-")[0] == code:
+        return settings.LANGUAGE_CODE
+    return code or settings.LANGUAGE_CODE
+
+
+def in_language(code: str):
+    """A context manager: what renders inside it is written in ``code``."""
+    return translation.override(activation_code(code))
+
+
+def language_of(page) -> str:
+    """The language a page is written in: its locale's (Wagtail ``Locale``)."""
+    locale_id = getattr(page, "locale_id", None)
+    return page.locale.language_code if locale_id else settings.LANGUAGE_CODE.split("-")[0]
+
+
 def render_mjml(template_name: str, context: dict) -> str:
     """Any email template in MJML (the issue, the confirmation email) to folded HTML; the
     preheader padding is in the context for ``newsletters/email/preheader.mjml``."""
@@ -73,10 +94,11 @@ def render_email(page, *, extra_context=None) -> RenderedEmail:
     """Render a NewsletterPage (live object or a revision's ``as_object()``).
 
     ``extra_context``: e.g. ``{"no_web_link": True}`` when the email has no "view in
-    browser" copy to link to (sent to an internal list)."""
-    context = issue_context(page, extra_context)
-    html = render_mjml("newsletters/email/issue.mjml", context)
-    text = render_to_string("newsletters/email/issue.txt", context)
+    browser" copy to link to (sent to an internal list). Written in the page's language."""
+    with in_language(language_of(page)):
+        context = issue_context(page, extra_context)
+        html = render_mjml("newsletters/email/issue.mjml", context)
+        text = render_to_string("newsletters/email/issue.txt", context)
     return RenderedEmail(
         subject=page.subject,
         preheader=page.preheader,

@@ -61,19 +61,27 @@ class MailingListViewSet(SnippetViewSet):
     copy_view_enabled = False
     edit_handler = ObjectList(
         [
-            FieldPanel(name)
-            for name in (
-                "name",
-                "slug",
-                "description",
-                "is_public",
-                "double_opt_in",
-                "from_name",
-                "from_email",
-                "reply_to",
-                "consent_text",
-                "welcome_issue",
-            )
+            *(
+                FieldPanel(name)
+                for name in (
+                    "name",
+                    "slug",
+                    "description",
+                    "is_public",
+                    "double_opt_in",
+                    "from_name",
+                    "from_email",
+                    "reply_to",
+                    "consent_text",
+                )
+            ),
+            FieldPanel(
+                "language",
+                widget=forms.Select(
+                    choices=[("", _("The language the issue is written in")), *settings.LANGUAGES]
+                ),
+            ),
+            FieldPanel("welcome_issue"),
         ],
         base_form_class=BoundedChoicesForm,
     )

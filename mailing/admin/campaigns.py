@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.widgets import Button
 
-from mailing import campaigns, links
+from mailing import campaigns, languages, links
 from mailing.admin import reports
 from mailing.admin.forms import SendForm
 from mailing.admin.reports import local, snapshot
@@ -242,6 +242,7 @@ def confirm_view(request, campaign_id):
             else:
                 messages.success(request, _("Sending started."))
             return redirect("mailing_campaign", campaign.pk)
+    shares = languages.audience(campaigns.recipients(lists, segment=campaign.segment), issue, lists)
     title = _("Confirm the send of “%(title)s”") % {"title": page.title}
     return render(
         request,
@@ -257,6 +258,8 @@ def confirm_view(request, campaign_id):
             "blocked": any(check.blocks_sending for check in checks),
             "segment": campaign.segment,
             "recipients": campaigns.count_recipients(lists, segment=campaign.segment),
+            "languages": shares,
+            "untranslated": [share for share in shares if not share.translated],
             "new_recipients": campaigns.count_recipients(
                 lists, exclude_received_of=page.pk, segment=campaign.segment
             )
@@ -364,6 +367,7 @@ def campaign_view(request, campaign_id):
             "figures": engagement,
             "figure_sources": reports.sources(campaign),
             "link_rows": reports.link_rows(campaign),
+            "language_rows": reports.language_rows(campaign),
             "page_rows": reports.page_rows(campaign),
             "estimated_recipients": (
                 campaigns.count_recipients(campaign.lists.all(), segment=campaign.segment)

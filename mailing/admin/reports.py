@@ -303,6 +303,35 @@ def figures(campaign: Campaign, *, flush: bool = True) -> dict:
     }
 
 
+def language_rows(campaign: Campaign) -> list[dict]:
+    """The campaign per language its readers got (``mailing.variants``): recipients, sent,
+    failed, and readers who opened or clicked; empty when it went out in one language."""
+    from mailing import languages
+
+    sent, failed = Delivery.Status.SENT, Delivery.Status.FAILED
+    rows = (
+        campaign.deliveries.values("variant__language")
+        .annotate(
+            recipients=Count("id", distinct=True),
+            sent=Count("id", filter=Q(status=sent), distinct=True),
+            failed=Count("id", filter=Q(status=failed), distinct=True),
+            opened=Count("id", filter=Q(events__kind=DeliveryEvent.Kind.OPENED), distinct=True),
+            clicked=Count("id", filter=Q(events__kind=DeliveryEvent.Kind.CLICKED), distinct=True),
+        )
+        .order_by()
+    )
+    merged: dict[str, dict] = {}
+    for row in rows:
+        code = row.pop("variant__language") or campaign.language
+        into = merged.setdefault(code, dict.fromkeys(row, 0))
+        for key, value in row.items():
+            into[key] += value
+    if len(merged) < 2:
+        return []
+    ordered = sorted(merged.items(), key=lambda item: (-item[1]["recipients"], item[0]))
+    return [{"code": code, "name": languages.name(code), **counts} for code, counts in ordered]
+
+
 def link_rows(campaign: Campaign) -> list[dict]:
     """Each tracked link with its clicks (total) and clickers (unique), most clicked first."""
     rows = (

@@ -14,6 +14,18 @@ from email_validator import EmailNotValidError, validate_email
 from newsletters.validators import single_line
 
 
+def enabled_language(value: str) -> None:
+    """A code of LANGUAGES (or blank); checked against the settings of the day, so the
+    field has no choices for migrations to follow."""
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+
+    if value and value not in dict(settings.LANGUAGES):
+        raise ValidationError(
+            _("“%(value)s” is not one of this site's languages."), params={"value": value}
+        )
+
+
 def normalise_email(address: str) -> str:
     """The one spelling of an address: email-validator's normalised form.
 
@@ -98,6 +110,16 @@ class MailingList(models.Model):
             "Under the GDPR and the ePrivacy rules this needs the readers' consent: say so "
             "in the consent wording before turning it on. Apple Mail and image blocking "
             "make the figure unreliable."
+        ),
+    )
+    language = models.CharField(
+        _("default language"),
+        max_length=10,
+        blank=True,
+        validators=[enabled_language],
+        help_text=_(
+            "The language of issues for subscribers who chose none; empty: the language "
+            "the issue is written in."
         ),
     )
     welcome_issue = models.ForeignKey(

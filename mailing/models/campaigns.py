@@ -114,7 +114,9 @@ class Campaign(models.Model):
     # Random per campaign: Message-IDs are <c{id}.{key}.d{delivery}@domain>, unguessable.
     key = models.CharField(max_length=32, default=_new_key, editable=False)
 
-    # Snapshot rendered once when sending starts; every recipient gets exactly this.
+    # Snapshot rendered once when sending starts; every recipient gets exactly this, or
+    # the variant for their language and topics (``CampaignVariant``).
+    language = models.CharField(max_length=10, blank=True, editable=False)
     subject = models.CharField(max_length=255, blank=True)
     preheader = models.CharField(max_length=255, blank=True)
     html = models.TextField(blank=True)
@@ -257,10 +259,15 @@ class Delivery(models.Model):
 
 
 class CampaignVariant(models.Model):
-    """The issue as rendered for one set of reader topics, when a block matches them;
-    readers without topics get the campaign's own rendering."""
+    """The issue as rendered for one language and set of reader topics: the translation
+    in the reader's language, sections for their topics. Readers in the campaign's own
+    language without topics get the campaign's own rendering."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    # The language it is written in (the translation's locale); blank: the campaign's.
+    language = models.CharField(max_length=10, blank=True)
+    # The translation of the issue it was rendered from.
+    page_id = models.BigIntegerField(null=True, blank=True)
     topics = models.JSONField(default=list)
     subject = models.CharField(max_length=255, blank=True)
     preheader = models.CharField(max_length=255, blank=True)
@@ -268,7 +275,7 @@ class CampaignVariant(models.Model):
     text = models.TextField(blank=True)
 
     def __str__(self):
-        return f"{self.campaign_id}: {', '.join(self.topics)}"
+        return f"{self.campaign_id}: {self.language} {', '.join(self.topics)}".rstrip()
 
 
 class DeliveryEvent(models.Model):

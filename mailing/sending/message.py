@@ -104,8 +104,12 @@ def site_domain() -> str:
 
 
 def web_url(campaign: Campaign) -> str:
-    """The campaign's "view in browser" address: its random key, never its sequential id."""
-    return f"{settings.SITE_URL}/newsletters/{campaign.key}/"
+    """The campaign's "view in browser" address: its random key, never its sequential id;
+    a rendering in another language than the campaign's (``variants.as_campaign``) links
+    to its own copy."""
+    language = getattr(campaign, "web_language", "")
+    suffix = f"?lang={language}" if language else ""
+    return f"{settings.SITE_URL}/newsletters/{campaign.key}/{suffix}"
 
 
 def message_id(campaign: Campaign, delivery_id: int | str) -> str:

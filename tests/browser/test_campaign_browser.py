@@ -51,7 +51,7 @@ def site(tmp_path):
         Q_WORKERS=1,
         SENDING_CHUNK_SIZE=5,
     )
-    prepare_database(env, 40)
+    prepare_database(env, 36)  # and the 8 demo subscribers: 44
     manage(env, "shell", "--no-imports", "-c", CREATE_EDITOR)
     server = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],

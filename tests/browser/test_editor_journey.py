@@ -158,14 +158,14 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
     page.goto(f"{url}/admin/campaigns/send/{issue.pk}/")
     page.get_by_role("checkbox", name="PENELOPE newsletter").check()
     expect(page.locator("#recipient-count")).to_contain_text(
-        "Recipients after removing duplicates and suppressed addresses: 4"
+        "Recipients after removing duplicates and suppressed addresses: 8"
     )
     page.get_by_role("button", name="Review and send now…").click()
     page.wait_for_url("**/confirm/")
     assert Campaign.objects.get().status == Campaign.Status.DRAFT
     facts = page.locator("dl")
     expect(facts).to_contain_text("PENELOPE newsletter #4")
-    expect(facts).to_contain_text("4 people, after removing duplicates and suppressed addresses")
+    expect(facts).to_contain_text("8 people, after removing duplicates and suppressed addresses")
     expect(facts).to_contain_text("Now, as soon as you confirm")
     expect(page.get_by_role("region", name="Email checks")).to_contain_text(
         "which is not published; the link is left out."
@@ -175,7 +175,7 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
     expect(page.get_by_text("Sending started.")).to_be_visible()
     expect(page.locator("[data-field=status_label]")).to_have_text("Sent")
     expect(page.locator("#progress-percent")).to_have_text("100 %")
-    smtp.wait_for(5)
+    smtp.wait_for(9)
     sent = smtp.messages[1:]
     assert {m["Subject"] for m in sent} == {"PENELOPE newsletter #4"}
     assert all("Meet Camille" not in m.get_body(("html",)).get_content() for m in sent)
@@ -190,7 +190,7 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
     expect(page.get_by_text("This issue already went out:")).to_be_visible()
     page.get_by_role("checkbox", name="PENELOPE newsletter").check()
     expect(page.locator("#recipient-count")).to_contain_text(
-        "4 of them already received this issue."
+        "8 of them already received this issue."
     )
     page.get_by_role("button", name="Review and send now…").click()
     expect(page.get_by_text("This issue already went to these lists:")).to_be_visible()
@@ -201,5 +201,5 @@ def test_an_editor_composes_previews_tests_and_sends_with_confirmation(world, br
     expect(page.locator("[data-field=status_label]")).to_have_text("Sent")
     again = Campaign.objects.order_by("-pk").first()
     assert again.exclude_received and again.recipients_count == 0
-    assert smtp.total == 5
-    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 4
+    assert smtp.total == 9
+    assert Delivery.objects.filter(status=Delivery.Status.SENT).count() == 8

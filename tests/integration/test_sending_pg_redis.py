@@ -35,7 +35,7 @@ pytestmark = [
 ]
 
 SUBSCRIBERS = 400
-TOTAL = SUBSCRIBERS + 4
+TOTAL = SUBSCRIBERS + 8
 
 
 def with_path(url, path):

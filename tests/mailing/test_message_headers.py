@@ -159,7 +159,7 @@ def test_a_reader_named_dot_cannot_end_the_message_early(seeded, sink, settings,
     Campaign.objects.filter(pk=campaign.pk).update(text=text, html=html)
     assert sender.run_sender(campaign.pk) == "done"
     counts = campaign.counts()
-    assert counts["sent"] == campaign.recipients_count == 4 + len(names)
+    assert counts["sent"] == campaign.recipients_count == 8 + len(names)
     assert counts["failed"] == 0
     received = dict(sink.parsed())
     assert len(received) == counts["sent"]

@@ -22,7 +22,7 @@ from tests.mailing.workers import (
 from tests.smtp import SmtpSink
 
 SUBSCRIBERS = 300  # generated, on top of the 4 demo subscribers
-TOTAL = SUBSCRIBERS + 4
+TOTAL = SUBSCRIBERS + 8
 WORKER_SETTINGS = {
     "Q_WORKERS": 2,
     "SENDING_CHUNK_SIZE": 25,
