@@ -130,14 +130,15 @@ def c_ceiling(port, message: bytes, n: int, sessions: int, tmp: Path) -> float:
 
 
 def fresh_postgres(url: str) -> str:
-    """A new empty database ``<name>_bench_send`` on the server of ``url``; its URL."""
+    """A new empty database ``<name>_bench_send`` on the server of ``url`` (made through
+    its maintenance database ``postgres``); its URL."""
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
 
     parts = urlsplit(url)
     name = f"{parts.path.strip('/') or 'cms'}_bench_send"
-    with psycopg.connect(url, autocommit=True) as admin:
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -148,6 +149,75 @@ def fresh_redis(url: str) -> str:
 
     redis.Redis.from_url(url).flushdb()
     return url
+
+
+def group_pids(pgid) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.getpgid(int(pid)) == pgid and int(pid) != pgid:
+                    pids.append(int(pid))
+            except ProcessLookupError:
+                continue
+    return pids
+
+
+def profile(pgid, seconds: float, tmp: Path, idle: bool) -> list[str]:
+    """py-spy (from PyPI) on every process of the cluster for ``seconds``; the functions
+    that take the most samples, self and inclusive, over the processes that sent."""
+    import collections
+    import re
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ["py-spy is not installed (pip install py-spy): no profile"]
+    runs = []
+    for pid in group_pids(pgid):
+        out = tmp / f"profile-{pid}.txt"
+        flags = ["--idle"] if idle else []
+        runs.append(
+            (
+                out,
+                subprocess.Popen(  # noqa: S603
+                    [spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250"]
+                    + [*flags, "-f", "raw", "--nonblocking", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+        )
+    inclusive, own, total = collections.Counter(), collections.Counter(), 0
+    for out, run in runs:
+        run.wait(seconds + 60)
+        if not out.exists():
+            continue
+        text = out.read_text()
+        if "run_sender" not in text:
+            continue  # not a worker that sent
+        for line in text.splitlines():
+            stack, _, count = line.rpartition(" ")
+            names = []
+            for frame in stack.split(";"):
+                match = re.match(r"(.*?) \((.*?)(?::\d+)?\)$", frame)
+                where = match.group(2).split("site-packages/")[-1] if match else ""
+                names.append(
+                    f"{match.group(1)} ({where.replace(str(ROOT) + '/', '')})" if match else frame
+                )
+            total += int(count)
+            for name in set(names):
+                inclusive[name] += int(count)
+            own[names[-1]] += int(count)
+    if not total:
+        return ["no samples"]
+    lines = [f"{total} samples ({'wall time' if idle else 'on CPU'}), inclusive:"]
+    skip = ("multiprocessing", "django_q", "manage.py", "management/", "<module>", "tasks.py")
+    shown = [(n, c) for n, c in inclusive.most_common(60) if not any(s in n for s in skip)]
+    lines += [f"  {100 * c / total:5.1f}% {n}" for n, c in shown[:22]]
+    lines.append("self:")
+    lines += [f"  {100 * c / total:5.1f}% {n}" for n, c in own.most_common(12)]
+    return lines
 
 
 def sample_message(env) -> bytes:
@@ -203,6 +273,13 @@ def main():
         action="store_true",
         help="also run Postfix's smtp-source (C) with --workers sessions, before and after",
     )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="seconds of py-spy on the workers once the campaign runs (--idle: wall time)",
+    )
+    parser.add_argument("--idle", action="store_true", help="profile wall time, not CPU")
     parser.add_argument("--postgres", help="server URL: the bench makes its own database there")
     parser.add_argument("--redis", help="Redis database URL for broker and cache (flushed)")
     args = parser.parse_args()
@@ -239,6 +316,10 @@ def main():
     time.sleep(3)  # let the cluster start its workers
     created = send_newsletter(env, "--list", "newsletter")
     recipients = created["recipients"]
+    profile_lines = []
+    if args.profile:
+        time.sleep(1)
+        profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
     while True:
         status = campaign_status(env, created["campaign"])
         if status["status"] not in {"scheduled", "sending"}:
@@ -291,6 +372,8 @@ def main():
         },
     }
     print(json.dumps(figures, indent=2))
+    if profile_lines:
+        print("\n".join(profile_lines))
     manage(env, "shell", "--no-imports", "-c", "pass", check=False)
 
 
