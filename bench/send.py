@@ -26,6 +26,7 @@ run when the load average is high.
 import argparse
 import json
 import os
+import signal
 import smtplib
 import socket
 import sqlite3
@@ -313,20 +314,24 @@ def main():
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     cluster = Cluster(env, tmp / "qcluster.log").start()
-    time.sleep(3)  # let the cluster start its workers
-    created = send_newsletter(env, "--list", "newsletter")
-    recipients = created["recipients"]
-    profile_lines = []
-    if args.profile:
-        time.sleep(1)
-        profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
-    while True:
-        status = campaign_status(env, created["campaign"])
-        if status["status"] not in {"scheduled", "sending"}:
-            break
-        time.sleep(0.5)
-    peaks = peak_rss_kib(cluster.process.pid)
-    cluster.stop()
+    # The cluster runs in its own process group: stop it when the bench is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    try:
+        time.sleep(3)  # let the cluster start its workers
+        created = send_newsletter(env, "--list", "newsletter")
+        recipients = created["recipients"]
+        profile_lines = []
+        if args.profile:
+            time.sleep(1)
+            profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
+        while True:
+            status = campaign_status(env, created["campaign"])
+            if status["status"] not in {"scheduled", "sending"}:
+                break
+            time.sleep(0.5)
+        peaks = peak_rss_kib(cluster.process.pid)
+    finally:
+        cluster.stop()
     from datetime import datetime
 
     started = datetime.fromisoformat(status["started_at"])
