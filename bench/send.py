@@ -1,22 +1,32 @@
 """Benchmark: send the seed issue to N generated subscribers through a real SMTP server.
 
-    python bench/send.py [--n 10000] [--workers 2]
+    python bench/send.py [--n 10000] [--workers 2] [--ceiling]
+        [--postgres postgres://cms:cms@127.0.0.1:5432/cms --redis redis://127.0.0.1:6390/13]
 
-Builds a fresh SQLite database (or uses DATABASE_URL/REDIS_URL when given, e.g.
-PostgreSQL + Redis), starts an SMTP sink in its own process on loopback (Postfix's
-smtp-sink when installed, else aiosmtpd), and
-prints, in one run:
+Builds a fresh SQLite database (or, with --postgres, a fresh PostgreSQL database
+`<name>_bench_send` on that server, dropped first, and with --redis the broker and cache
+in that Redis database, flushed first; DATABASE_URL/REDIS_URL are used as they are when
+given instead), starts an SMTP sink in its own process on loopback (Postfix's
+smtp-sink when installed, else aiosmtpd), and prints, in one run:
 
 - the ceiling: raw smtplib sending one pre-built copy of the message N times over one
   connection to that sink;
+- with --ceiling, the C ceiling: Postfix's `smtp-source` (Debian package postfix) with
+  as many parallel sessions as the campaign has senders (--workers), the same message
+  (same size), into the same sink, twice right after the campaign; the ratio is the
+  campaign's msg/s over the mean of the two;
 - end to end: `send_newsletter` + a `qcluster` with --workers worker processes,
   ledger included, from the campaign's start (materialising the ledger) to its finish;
 - peak RSS of each worker process (VmHWM), which must not grow with N.
+
+The machine's other load moves every figure: compare the ratios of one run, and repeat a
+run when the load average is high.
 """
 
 import argparse
 import json
 import os
+import signal
 import smtplib
 import socket
 import sqlite3
@@ -86,6 +96,131 @@ def ceiling(port, message: bytes, n: int) -> float:
     return n / elapsed
 
 
+SMTP_SOURCE = Path("/usr/sbin/smtp-source")
+
+
+def c_ceiling(port, message: bytes, n: int, sessions: int, tmp: Path) -> float:
+    """Postfix's smtp-source: ``sessions`` parallel connections, each sending message after
+    message over its connection (-d), ``n`` in all; msg/s."""
+    path = tmp / "message.eml"
+    # smtp-source adds the CRLF and the dot-stuffing itself (-F).
+    path.write_bytes(message.replace(b"\r\n", b"\n"))
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603
+        [
+            str(SMTP_SOURCE),
+            "-d",
+            "-s",
+            str(sessions),
+            "-m",
+            str(n),
+            "-F",
+            str(path),
+            "-f",
+            "newsletter@example.org",
+            "-t",
+            "ceiling@example.net",
+            "-M",
+            "bench.example.org",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        timeout=600,
+    )
+    return n / (time.perf_counter() - started)
+
+
+def fresh_postgres(url: str) -> str:
+    """A new empty database ``<name>_bench_send`` on the server of ``url`` (made through
+    its maintenance database ``postgres``); its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.strip('/') or 'cms'}_bench_send"
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def fresh_redis(url: str) -> str:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def group_pids(pgid) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.getpgid(int(pid)) == pgid and int(pid) != pgid:
+                    pids.append(int(pid))
+            except ProcessLookupError:
+                continue
+    return pids
+
+
+def profile(pgid, seconds: float, tmp: Path, idle: bool) -> list[str]:
+    """py-spy (from PyPI) on every process of the cluster for ``seconds``; the functions
+    that take the most samples, self and inclusive, over the processes that sent."""
+    import collections
+    import re
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ["py-spy is not installed (pip install py-spy): no profile"]
+    runs = []
+    for pid in group_pids(pgid):
+        out = tmp / f"profile-{pid}.txt"
+        flags = ["--idle"] if idle else []
+        runs.append(
+            (
+                out,
+                subprocess.Popen(  # noqa: S603
+                    [spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250"]
+                    + [*flags, "-f", "raw", "--nonblocking", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+        )
+    inclusive, own, total = collections.Counter(), collections.Counter(), 0
+    for out, run in runs:
+        run.wait(seconds + 60)
+        if not out.exists():
+            continue
+        text = out.read_text()
+        if "run_sender" not in text:
+            continue  # not a worker that sent
+        for line in text.splitlines():
+            stack, _, count = line.rpartition(" ")
+            names = []
+            for frame in stack.split(";"):
+                match = re.match(r"(.*?) \((.*?)(?::\d+)?\)$", frame)
+                where = match.group(2).split("site-packages/")[-1] if match else ""
+                names.append(
+                    f"{match.group(1)} ({where.replace(str(ROOT) + '/', '')})" if match else frame
+                )
+            total += int(count)
+            for name in set(names):
+                inclusive[name] += int(count)
+            own[names[-1]] += int(count)
+    if not total:
+        return ["no samples"]
+    lines = [f"{total} samples ({'wall time' if idle else 'on CPU'}), inclusive:"]
+    skip = ("multiprocessing", "django_q", "manage.py", "management/", "<module>", "tasks.py")
+    shown = [(n, c) for n, c in inclusive.most_common(60) if not any(s in n for s in skip)]
+    lines += [f"  {100 * c / total:5.1f}% {n}" for n, c in shown[:22]]
+    lines.append("self:")
+    lines += [f"  {100 * c / total:5.1f}% {n}" for n, c in own.most_common(12)]
+    return lines
+
+
 def sample_message(env) -> bytes:
     """One message of the campaign as the pipeline builds it (for the ceiling run)."""
     code = (
@@ -134,11 +269,33 @@ def main():
     parser.add_argument("--chunk", type=int, default=500)
     default_sink = "smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else "aiosmtpd"
     parser.add_argument("--sink", choices=["smtp-sink", "aiosmtpd"], default=default_sink)
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also run Postfix's smtp-source (C) with --workers sessions, before and after",
+    )
+    parser.add_argument(
+        "--profile",
+        type=float,
+        default=0,
+        help="seconds of py-spy on the workers once the campaign runs (--idle: wall time)",
+    )
+    parser.add_argument("--idle", action="store_true", help="profile wall time, not CPU")
+    parser.add_argument("--postgres", help="server URL: the bench makes its own database there")
+    parser.add_argument("--redis", help="Redis database URL for broker and cache (flushed)")
     args = parser.parse_args()
+    if args.ceiling and not SMTP_SOURCE.exists():
+        sys.exit(
+            "--ceiling needs Postfix's smtp-source (/usr/sbin/smtp-source): "
+            "apt-get install -y --no-install-recommends postfix"
+        )
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-send-"))
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'db.sqlite3'}"
-    extra = {"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
+    if args.postgres:
+        database_url = fresh_postgres(args.postgres)
+    redis_url = fresh_redis(args.redis) if args.redis else os.environ.get("REDIS_URL")
+    extra = {"REDIS_URL": redis_url} if redis_url else {}
     sink, port = start_sink(args.sink)
     env = base_env(
         database_url,
@@ -157,16 +314,24 @@ def main():
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     cluster = Cluster(env, tmp / "qcluster.log").start()
-    time.sleep(3)  # let the cluster start its workers
-    created = send_newsletter(env, "--list", "newsletter")
-    recipients = created["recipients"]
-    while True:
-        status = campaign_status(env, created["campaign"])
-        if status["status"] not in {"scheduled", "sending"}:
-            break
-        time.sleep(0.5)
-    peaks = peak_rss_kib(cluster.process.pid)
-    cluster.stop()
+    # The cluster runs in its own process group: stop it when the bench is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    try:
+        time.sleep(3)  # let the cluster start its workers
+        created = send_newsletter(env, "--list", "newsletter")
+        recipients = created["recipients"]
+        profile_lines = []
+        if args.profile:
+            time.sleep(1)
+            profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
+        while True:
+            status = campaign_status(env, created["campaign"])
+            if status["status"] not in {"scheduled", "sending"}:
+                break
+            time.sleep(0.5)
+        peaks = peak_rss_kib(cluster.process.pid)
+    finally:
+        cluster.stop()
     from datetime import datetime
 
     started = datetime.fromisoformat(status["started_at"])
@@ -174,10 +339,21 @@ def main():
     elapsed = (finished - started).total_seconds()
 
     message = sample_message(env)
+    c_runs = []
+    if args.ceiling:
+        # Twice, right after the campaign (its message exists from then on): the mean is
+        # the ceiling.
+        for _ in range(2):
+            c_runs.append(c_ceiling(port, message, min(args.n, 10_000), args.workers, tmp))
     rate_ceiling = ceiling(port, message, min(args.n, 10_000))
     received = stop_sink(sink)
 
+    rate = status["sent"] / elapsed
     figures = {
+        "database": database_url.split("://")[0],
+        "broker": "redis" if redis_url else "orm",
+        "workers": args.workers,
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "sink": args.sink,
         "recipients": recipients,
         "status": status["status"],
@@ -186,13 +362,23 @@ def main():
         "received_by_sink": received,
         "message_bytes": len(message),
         "seconds": round(elapsed, 2),
-        "messages_per_second": round(status["sent"] / elapsed, 1),
+        "messages_per_second": round(rate, 1),
         "ceiling_raw_smtplib_per_second": round(rate_ceiling, 1),
+        **(
+            {
+                "ceiling_c_smtp_source_per_second": [round(r, 1) for r in c_runs],
+                "ratio_to_c_ceiling": round(rate / (sum(c_runs) / len(c_runs)), 2),
+            }
+            if c_runs
+            else {}
+        ),
         "peak_rss_mib_per_process": {
             name: round(kib / 1024, 1) for name, kib in sorted(peaks.items())
         },
     }
     print(json.dumps(figures, indent=2))
+    if profile_lines:
+        print("\n".join(profile_lines))
     manage(env, "shell", "--no-imports", "-c", "pass", check=False)
 
 

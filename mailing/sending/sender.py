@@ -187,8 +187,7 @@ class Sender:
                     finished_at=timezone.now(),
                 )
                 return False
-            for outcome in outcomes:
-                self.ledger.record(outcome)
+            self.ledger.record_all(outcomes)
             self.outstanding -= len(ready)
         return True
 

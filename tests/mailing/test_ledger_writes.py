@@ -1,0 +1,240 @@
+"""The ledger's writes: few statements per chunk, each result durable before the next send.
+
+Runs on SQLite by default and on PostgreSQL with INTEGRATION_DATABASE_URL, where a lease
+is one statement, a transport batch's outcomes are one statement and result commits do
+not wait for the WAL flush (``mailing.sending.ledger.ASYNC_COMMIT``).
+"""
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from mailing.models import Bounce, Delivery
+from mailing.sending import ledger, sender
+from mailing.sending.transports.base import Outcome, Transport
+from tests.mailing.test_sending import (
+    EXPECTED,
+    audience,
+    send_now,
+    sink,
+    subscribe,
+)
+
+# The sending tests' fixtures, shared.
+FIXTURES = (audience, sink)
+POSTGRESQL = connection.vendor == "postgresql"
+
+
+def ledger_writes(queries):
+    """The statements that wrote results (they end the lease; not leases, renewals or
+    releases, which the ORM writes with quoted names)."""
+    table = Delivery._meta.db_table
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith(f"UPDATE {table} ") and "lease_owner=''" in q["sql"]
+    ]
+
+
+@pytest.mark.django_db
+def test_a_batch_of_outcomes_is_one_statement_with_each_outcome_as_written_alone(audience):
+    campaign = send_now(audience)
+    chunk = ledger.lease(campaign.pk, "worker-a", 10)
+    assert len(chunk) == len(EXPECTED) == 5
+    sent, retried, bounced, exhausted, taken = chunk
+    # Another worker took this row over after our lease ran out: not ours to write.
+    Delivery.objects.filter(pk=taken.delivery_id).update(lease_owner="worker-b")
+    outcomes = [
+        Outcome.sent(sent, "esp-42"),
+        Outcome.retry(retried, "429 slow down"),
+        Outcome.failed(bounced, "550 5.1.1 no such user", bounce=True),
+        Outcome.retry(dataclasses.replace(exhausted, attempts=4), "451 try later"),
+        Outcome.sent(taken, "esp-43"),
+    ]
+    before = timezone.now()
+    with (
+        override_settings(SENDING_MAX_ATTEMPTS=5, SENDING_RETRY_SECONDS=60),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        ledger.Ledger("worker-a").record_all(outcomes)
+    writes = ledger_writes(queries.captured_queries)
+    assert len(writes) == (1 if POSTGRESQL else 5)
+    if POSTGRESQL:
+        assert "synchronous_commit" in writes[0]
+
+    rows = {d.pk: d for d in Delivery.objects.filter(campaign=campaign)}
+    row = rows[sent.delivery_id]
+    assert (row.status, row.provider_message_id, row.error, row.attempts) == (
+        "sent",
+        "esp-42",
+        "",
+        1,
+    )
+    assert row.sent_at >= before and row.lease_owner == "" and row.lease_expires_at is None
+    row = rows[retried.delivery_id]
+    assert (row.status, row.error, row.attempts, row.sent_at) == (
+        "pending",
+        "429 slow down",
+        1,
+        None,
+    )
+    assert before + timedelta(seconds=59) < row.next_attempt_at < before + timedelta(seconds=70)
+    assert row.lease_owner == "" and row.provider_message_id == ""
+    row = rows[bounced.delivery_id]
+    assert (row.status, row.error, row.sent_at) == ("failed", "550 5.1.1 no such user", None)
+    row = rows[exhausted.delivery_id]
+    assert row.status == "failed" and row.next_attempt_at is None
+    assert row.error == "gave up after 5 attempts: 451 try later"
+    row = rows[taken.delivery_id]
+    assert (row.status, row.lease_owner, row.attempts, row.sent_at) == (
+        "leased",
+        "worker-b",
+        0,
+        None,
+    )
+    # The refusal is a bounce of that delivery, as when written one by one; nothing else is.
+    assert list(Bounce.objects.values_list("delivery_id", flat=True)) == [bounced.delivery_id]
+
+
+@pytest.mark.django_db
+def test_a_refusal_for_a_row_taken_over_is_no_bounce(audience):
+    campaign = send_now(audience)
+    first, second, *_ = ledger.lease(campaign.pk, "worker-a", 10)
+    Delivery.objects.filter(pk=first.delivery_id).update(lease_owner="worker-b")
+    ledger.Ledger("worker-a").record_all(
+        [
+            Outcome.failed(first, "550 5.1.1 no such user", bounce=True),
+            Outcome.failed(second, "550 5.1.1 no such user", bounce=True),
+        ]
+    )
+    assert list(Bounce.objects.values_list("delivery_id", flat=True)) == [second.delivery_id]
+    assert Delivery.objects.get(pk=first.delivery_id).status == "leased"
+
+
+class Batches(Transport):
+    """An API-style transport: ``batch_size`` recipients a call, answered together.
+
+    At each call it checks that every earlier outcome is already committed."""
+
+    batch_size = 2
+
+    def __init__(self):
+        self.returned, self.calls = [], 0
+
+    def send(self, batch):
+        self.calls += 1
+        # Nothing held open between sends (the test's own transaction aside): each batch
+        # was written by its own statement, committed on its own in a worker.
+        assert not connection.savepoint_ids
+        done = Delivery.objects.filter(pk__in=self.returned, status=Delivery.Status.SENT)
+        assert done.count() == len(self.returned)
+        self.returned += [r.delivery_id for r in batch]
+        return [Outcome.sent(r, f"api-{r.delivery_id}") for r in batch]
+
+
+@pytest.mark.django_db
+def test_each_batch_is_durable_before_the_next_send_in_bounded_statements(audience, monkeypatch):
+    for i in range(15):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    transport = Batches()
+    monkeypatch.setattr(sender, "transport_for", lambda campaign: transport)
+    with (
+        override_settings(
+            SENDING_CHUNK_SIZE=500,
+            SENDING_STATUS_CHECK_EVERY=4,
+            SENDING_STATUS_CHECK_SECONDS=3600,
+        ),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert sender.run_sender(campaign.pk) == "done"
+    assert transport.calls == 10
+    assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 20
+    assert set(Delivery.objects.values_list("provider_message_id", flat=True)) == {
+        f"api-{pk}" for pk in transport.returned
+    }
+    # One statement per batch on PostgreSQL (one per recipient elsewhere), and the rest
+    # of the chunk's work does not grow with the number of recipients beyond the status
+    # checks (every 4 here: a status read and a lease check).
+    writes = ledger_writes(queries.captured_queries)
+    assert len(writes) == (10 if POSTGRESQL else 20)
+    checks = 20 // 4 + 1
+    own = transport.calls  # the transport's checks above
+    assert len(queries.captured_queries) - own <= len(writes) + 2 * checks + 25
+
+
+@pytest.mark.django_db
+def test_an_smtp_chunk_costs_one_statement_per_recipient_plus_status_checks(audience, sink):
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    with (
+        override_settings(
+            SENDING_CHUNK_SIZE=500,
+            SENDING_STATUS_CHECK_EVERY=10,
+            SENDING_STATUS_CHECK_SECONDS=3600,
+        ),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert sender.run_sender(campaign.pk) == "done"
+    assert sink.total == 45 and set(sink.counts.values()) == {1}
+    writes = ledger_writes(queries.captured_queries)
+    assert len(writes) == 45
+    if POSTGRESQL:
+        assert all("synchronous_commit" in sql for sql in writes)
+    # Besides: a status read and a lease check per 10 messages, a lease, a release, the
+    # campaign's end.
+    checks = 45 // 10 + 1
+    assert len(queries.captured_queries) <= len(writes) + 2 * checks + 25
+
+
+@pytest.mark.django_db
+def test_a_lease_is_one_statement_on_postgresql_and_reads_who_to_mail(audience):
+    campaign = send_now(audience)
+    Delivery.objects.filter(campaign=campaign).update(attempts=2)
+    with CaptureQueriesContext(connection) as queries:
+        chunk = ledger.lease(campaign.pk, "worker-a", 3)
+    assert len(queries.captured_queries) == (1 if POSTGRESQL else 5)
+    rows = Delivery.objects.filter(campaign=campaign).select_related("subscriber")
+    leased = sorted(row.pk for row in rows if row.lease_owner == "worker-a")
+    assert [r.delivery_id for r in chunk] == leased == sorted(row.pk for row in rows)[:3]
+    by_id = {row.pk: row for row in rows}
+    for recipient in chunk:
+        row = by_id[recipient.delivery_id]
+        assert row.status == "leased" and row.lease_expires_at > timezone.now()
+        assert (recipient.email, recipient.name) == (row.subscriber.email, row.subscriber.name)
+        assert (recipient.subscriber_id, recipient.list_id, recipient.attempts) == (
+            row.subscriber_id,
+            row.mailing_list_id,
+            2,
+        )
+    # An erased subscriber is still leased, with nobody to mail (the sender fails the row).
+    rest = [row.pk for row in rows if row.pk not in leased]
+    Delivery.objects.filter(pk=rest[0]).update(subscriber=None)
+    later = ledger.lease(campaign.pk, "worker-b", 10)
+    assert [r.delivery_id for r in later] == rest and later[0].erased
+
+
+@pytest.mark.django_db
+def test_renewal_writes_only_leases_half_gone(audience):
+    campaign = send_now(audience)
+    with override_settings(SENDING_LEASE_SECONDS=300):
+        chunk = ledger.lease(campaign.pk, "worker-a", 10)
+        mine = Delivery.objects.filter(lease_owner="worker-a")
+        fresh = dict(mine.values_list("pk", "lease_expires_at"))
+        assert ledger.renew("worker-a") == len(chunk) == 5
+        assert dict(mine.values_list("pk", "lease_expires_at")) == fresh  # nothing rewritten
+        soon = timezone.now() + timedelta(seconds=100)
+        mine.filter(pk=chunk[0].delivery_id).update(lease_expires_at=soon)
+        mine.filter(pk=chunk[1].delivery_id).update(lease_owner="worker-b")
+        assert ledger.renew("worker-a") == 4
+        renewed = Delivery.objects.get(pk=chunk[0].delivery_id).lease_expires_at
+        assert renewed > timezone.now() + timedelta(seconds=290)
+        assert (
+            Delivery.objects.get(pk=chunk[1].delivery_id).lease_expires_at
+            == fresh[chunk[1].delivery_id]
+        )
