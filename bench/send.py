@@ -1,6 +1,6 @@
 """Benchmark: send the seed issue to N generated subscribers through a real SMTP server.
 
-    python bench/send.py [--n 10000] [--workers 2] [--ceiling]
+    python bench/send.py [--n 10000] [--workers 2] [--ceiling] [--languages 5]
         [--postgres postgres://cms:cms@127.0.0.1:5432/cms --redis redis://127.0.0.1:6390/13]
 
 Builds a fresh SQLite database (or, with --postgres, a fresh PostgreSQL database
@@ -17,7 +17,12 @@ smtp-sink when installed, else aiosmtpd), and prints, in one run:
   campaign's msg/s over the mean of the two;
 - end to end: `send_newsletter` + a `qcluster` with --workers worker processes,
   ledger included, from the campaign's start (materialising the ledger) to its finish;
-- peak RSS of each worker process (VmHWM), which must not grow with N.
+- peak RSS of each worker process (VmHWM), which must not grow with N;
+- with --languages K (2-8), issue #3 translated into K-1 more languages and the readers
+  split evenly across the K: the same campaign once in one language (the baseline) and
+  once per reader's language, both in this run, with their ratio (goal ≥ 0.9) and the
+  milliseconds one rendering of the issue costs in each language (a campaign renders
+  each language once, not each recipient).
 
 The machine's other load moves every figure: compare the ratios of one run, and repeat a
 run when the load average is high.
@@ -39,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import languages as bench_languages  # noqa: E402
 from tests.mailing.workers import (  # noqa: E402
     Cluster,
     base_env,
@@ -262,6 +268,22 @@ def peak_rss_kib(pgid) -> dict:
     return peaks
 
 
+def wait_sent(env, campaign_id) -> dict:
+    while True:
+        status = campaign_status(env, campaign_id)
+        if status["status"] not in {"scheduled", "sending"}:
+            return status
+        time.sleep(0.5)
+
+
+def seconds(status) -> float:
+    """From the campaign's start (materialising the ledger) to its finish."""
+    from datetime import datetime
+
+    started = datetime.fromisoformat(status["started_at"])
+    return (datetime.fromisoformat(status["finished_at"]) - started).total_seconds()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
@@ -283,7 +305,14 @@ def main():
     parser.add_argument("--idle", action="store_true", help="profile wall time, not CPU")
     parser.add_argument("--postgres", help="server URL: the bench makes its own database there")
     parser.add_argument("--redis", help="Redis database URL for broker and cache (flushed)")
+    parser.add_argument(
+        "--languages",
+        type=int,
+        default=1,
+        help="split the readers across this many languages (2-8), against one language",
+    )
     args = parser.parse_args()
+    codes = bench_languages.codes_for(args.languages)
     if args.ceiling and not SMTP_SOURCE.exists():
         sys.exit(
             "--ceiling needs Postfix's smtp-source (/usr/sbin/smtp-source): "
@@ -308,7 +337,7 @@ def main():
     print(f"preparing {args.n} subscribers in {database_url.split('@')[-1]} …", flush=True)
     prepare_database(env, args.n)
     if database_url.startswith("sqlite"):
-        # The demo list also holds the four demo subscribers.
+        # The demo list also holds the eight demo subscribers.
         path = database_url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -316,27 +345,35 @@ def main():
     cluster = Cluster(env, tmp / "qcluster.log").start()
     # The cluster runs in its own process group: stop it when the bench is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
+    languages = {}
     try:
         time.sleep(3)  # let the cluster start its workers
+        if len(codes) > 1:
+            # The baseline first: everyone in one language, in this run.
+            bench_languages.one_language(env)
+            one = wait_sent(env, send_newsletter(env, "--list", "newsletter")["campaign"])
+            languages["readers"] = bench_languages.split_readers(env, len(codes))
         created = send_newsletter(env, "--list", "newsletter")
         recipients = created["recipients"]
         profile_lines = []
         if args.profile:
             time.sleep(1)
             profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
-        while True:
-            status = campaign_status(env, created["campaign"])
-            if status["status"] not in {"scheduled", "sending"}:
-                break
-            time.sleep(0.5)
+        status = wait_sent(env, created["campaign"])
         peaks = peak_rss_kib(cluster.process.pid)
     finally:
         cluster.stop()
-    from datetime import datetime
-
-    started = datetime.fromisoformat(status["started_at"])
-    finished = datetime.fromisoformat(status["finished_at"])
-    elapsed = (finished - started).total_seconds()
+    elapsed = seconds(status)
+    if len(codes) > 1:
+        one_rate = one["sent"] / seconds(one)
+        languages |= {
+            "one_language_messages_per_second": round(one_rate, 1),
+            "per_language_messages_per_second": round(status["sent"] / elapsed, 1),
+            "ratio_to_one_language": round(status["sent"] / elapsed / one_rate, 2),
+            "render_ms_per_language": {
+                code: round(ms, 1) for code, ms in bench_languages.render_cost_ms(env).items()
+            },
+        }
 
     message = sample_message(env)
     c_runs = []
@@ -372,6 +409,7 @@ def main():
             if c_runs
             else {}
         ),
+        **({"languages": languages} if languages else {}),
         "peak_rss_mib_per_process": {
             name: round(kib / 1024, 1) for name, kib in sorted(peaks.items())
         },
