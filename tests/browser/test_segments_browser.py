@@ -31,11 +31,11 @@ def admin_page(live_site, seeded, browser_page):
 
 
 def french_readers(seeded):
-    """Two of the demo list's readers read French."""
+    """Two more of the demo list's readers read French (besides the demo's own)."""
     confirmed = Subscriber.objects.receiving([seeded["mailing_list"]]).order_by("pk")
     ids = list(confirmed.values_list("pk", flat=True)[:2])
     Subscriber.objects.filter(pk__in=ids).update(language="fr")
-    return ids
+    return list(confirmed.filter(language="fr").values_list("pk", flat=True))
 
 
 def test_segment_live_count_and_send_through_confirmation(live_site, admin_page, seeded):

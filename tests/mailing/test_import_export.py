@@ -460,4 +460,4 @@ def test_demo_seed_of_mailing_is_idempotent(db):
     seed_mailing({})
     seed_mailing({})
     assert MailingList.objects.filter(slug="newsletter").count() == 1
-    assert Subscription.objects.filter(status="confirmed").count() == 4
+    assert Subscription.objects.filter(status="confirmed").count() == 8
