@@ -64,7 +64,8 @@ def main() -> None:
                 "-c",
                 "from newsletters.models import NewsletterPage as N;"
                 "from interviews.models import InterviewPage as I;"
-                "print(N.objects.get(issue_number=3, locale__language_code='en').pk, I.objects.filter(locale__language_code='en').first().pk)",
+                "en = {'locale__language_code': 'en'};"
+                "print(N.objects.get(issue_number=3, **en).pk, I.objects.filter(**en).first().pk)",
             ],
             env=env,
             check=True,
