@@ -618,8 +618,8 @@ def web_version(request, key: str):
                 status=404,
             )
         shown = campaign
-        language = request.GET.get("lang", "")
-        if language and language != campaign.language and language in dict(settings.LANGUAGES):
+        language = page_language.requested(request)  # "" unless an enabled code
+        if language and language != campaign.language:
             # The copy in the reader's language, as the email in it linked to.
             found = list(campaign.variants.filter(language=language).order_by("pk"))
             variant = next((v for v in found if not v.topics), found[0] if found else None)
