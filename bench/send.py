@@ -105,12 +105,40 @@ def ceiling(port, message: bytes, n: int) -> float:
 SMTP_SOURCE = Path("/usr/sbin/smtp-source")
 
 
-def c_ceiling(port, message: bytes, n: int, sessions: int, tmp: Path) -> float:
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds the processes have used so far (gone ones count 0)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its share of a campaign's CPU)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
+                    pids.append(int(pid))
+            except OSError:
+                continue
+    return pids
+
+
+def c_ceiling(port, message: bytes, n: int, sessions: int, tmp: Path, sink) -> tuple:
     """Postfix's smtp-source: ``sessions`` parallel connections, each sending message after
-    message over its connection (-d), ``n`` in all; msg/s."""
+    message over its connection (-d), ``n`` in all; (msg/s, its CPU seconds, the sink's)."""
+    import resource
+
     path = tmp / "message.eml"
     # smtp-source adds the CRLF and the dot-stuffing itself (-F).
     path.write_bytes(message.replace(b"\r\n", b"\n"))
+    before, sink_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_seconds([sink.pid])
     started = time.perf_counter()
     subprocess.run(  # noqa: S603
         [
@@ -133,7 +161,10 @@ def c_ceiling(port, message: bytes, n: int, sessions: int, tmp: Path) -> float:
         check=True,
         timeout=600,
     )
-    return n / (time.perf_counter() - started)
+    rate = n / (time.perf_counter() - started)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return rate, used, cpu_seconds([sink.pid]) - sink_before
 
 
 def fresh_postgres(url: str) -> str:
@@ -268,12 +299,24 @@ def peak_rss_kib(pgid) -> dict:
     return peaks
 
 
+def campaign_state(database_url: str, campaign_id: int) -> str:
+    """The campaign's status read straight from the database: a ``manage.py`` per poll
+    would start Django (over a second of CPU) twice a second, next to the workers."""
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30) as db:
+            sql = "SELECT status FROM mailing_campaign WHERE id=?"
+            return db.execute(sql, (campaign_id,)).fetchone()[0]
+    import psycopg
+
+    with psycopg.connect(database_url) as db:
+        sql = "SELECT status FROM mailing_campaign WHERE id=%s"
+        return db.execute(sql, (campaign_id,)).fetchone()[0]
+
+
 def wait_sent(env, campaign_id) -> dict:
-    while True:
-        status = campaign_status(env, campaign_id)
-        if status["status"] not in {"scheduled", "sending"}:
-            return status
+    while campaign_state(env["DATABASE_URL"], campaign_id) in {"scheduled", "sending"}:
         time.sleep(0.5)
+    return campaign_status(env, campaign_id)
 
 
 def seconds(status) -> float:
@@ -289,6 +332,12 @@ def main():
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="SMTP connections per worker (SENDING_SMTP_CONNECTIONS)",
+    )
     default_sink = "smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else "aiosmtpd"
     parser.add_argument("--sink", choices=["smtp-sink", "aiosmtpd"], default=default_sink)
     parser.add_argument(
@@ -332,6 +381,7 @@ def main():
         Q_WORKERS=args.workers,
         SENDING_CONCURRENCY=args.workers,
         SENDING_CHUNK_SIZE=args.chunk,
+        SENDING_SMTP_CONNECTIONS=args.connections,
         **extra,
     )
     print(f"preparing {args.n} subscribers in {database_url.split('@')[-1]} …", flush=True)
@@ -353,6 +403,15 @@ def main():
             bench_languages.one_language(env)
             one = wait_sent(env, send_newsletter(env, "--list", "newsletter")["campaign"])
             languages["readers"] = bench_languages.split_readers(env, len(codes))
+        # The cluster's processes once all have started (workers, monitor, pusher, timer).
+        deadline = time.monotonic() + 60
+        while len(group_pids(cluster.process.pid)) < args.workers + 3:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        cluster_pids = [cluster.process.pid, *group_pids(cluster.process.pid)]
+        cpu_before = [cpu_seconds(cluster_pids), cpu_seconds([sink.pid])]
+        cpu_before.append(cpu_seconds(postgres_pids()))
         created = send_newsletter(env, "--list", "newsletter")
         recipients = created["recipients"]
         profile_lines = []
@@ -360,6 +419,11 @@ def main():
             time.sleep(1)
             profile_lines = profile(cluster.process.pid, args.profile, tmp, args.idle)
         status = wait_sent(env, created["campaign"])
+        cpu_used = [
+            cpu_seconds(cluster_pids) - cpu_before[0],
+            cpu_seconds([sink.pid]) - cpu_before[1],
+            cpu_seconds(postgres_pids()) - cpu_before[2],
+        ]
         peaks = peak_rss_kib(cluster.process.pid)
     finally:
         cluster.stop()
@@ -381,7 +445,8 @@ def main():
         # Twice, right after the campaign (its message exists from then on): the mean is
         # the ceiling.
         for _ in range(2):
-            c_runs.append(c_ceiling(port, message, min(args.n, 10_000), args.workers, tmp))
+            sessions = args.workers * args.connections  # the campaign's SMTP sessions
+            c_runs.append(c_ceiling(port, message, min(args.n, 10_000), sessions, tmp, sink))
     rate_ceiling = ceiling(port, message, min(args.n, 10_000))
     received = stop_sink(sink)
 
@@ -390,6 +455,7 @@ def main():
         "database": database_url.split("://")[0],
         "broker": "redis" if redis_url else "orm",
         "workers": args.workers,
+        "smtp_connections_per_worker": args.connections,
         "load_average_1min": round(os.getloadavg()[0], 2),
         "sink": args.sink,
         "recipients": recipients,
@@ -403,12 +469,38 @@ def main():
         "ceiling_raw_smtplib_per_second": round(rate_ceiling, 1),
         **(
             {
-                "ceiling_c_smtp_source_per_second": [round(r, 1) for r in c_runs],
-                "ratio_to_c_ceiling": round(rate / (sum(c_runs) / len(c_runs)), 2),
+                "ceiling_c_smtp_source_per_second": [round(r, 1) for r, _, _ in c_runs],
+                "ratio_to_c_ceiling": round(rate / (sum(r for r, _, _ in c_runs) / len(c_runs)), 2),
             }
             if c_runs
             else {}
         ),
+        # CPU milliseconds per message, whatever the machine's other load: the campaign's
+        # processes (the qcluster and its workers), the sink and PostgreSQL meanwhile;
+        # smtp-source and the sink during its runs.
+        "cpu_ms_per_message": {
+            "campaign_cluster": round(1000 * cpu_used[0] / status["sent"], 3),
+            "sink_during_campaign": round(1000 * cpu_used[1] / status["sent"], 3),
+            **(
+                {"postgresql_during_campaign": round(1000 * cpu_used[2] / status["sent"], 3)}
+                if database_url.startswith("postgres")
+                else {}
+            ),
+            **(
+                {
+                    "smtp_source": round(
+                        1000 * sum(c for _, c, _ in c_runs) / (len(c_runs) * min(args.n, 10_000)),
+                        3,
+                    ),
+                    "sink_during_smtp_source": round(
+                        1000 * sum(k for _, _, k in c_runs) / (len(c_runs) * min(args.n, 10_000)),
+                        3,
+                    ),
+                }
+                if c_runs
+                else {}
+            ),
+        },
         **({"languages": languages} if languages else {}),
         "peak_rss_mib_per_process": {
             name: round(kib / 1024, 1) for name, kib in sorted(peaks.items())

@@ -80,7 +80,15 @@ def _forget_keys(setting, **kwargs):
 
 
 def _mac(key: bytes, message: str) -> str:
-    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()[:9]
+    """72 bits of keyed BLAKE2b (RFC 7693's MAC mode): a message carries one per tracked
+    link, and it costs a third of an HMAC-SHA256 here."""
+    digest = hashlib.blake2b(message.encode(), key=key, digest_size=9).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def _hmac_mac(key: bytes, message: str) -> str:
+    """The MAC of tokens in emails sent before ``_mac`` (HMAC-SHA256): still accepted."""
+    digest = hmac.digest(key, message.encode(), "sha256")[:9]
     return base64.urlsafe_b64encode(digest).decode()
 
 
@@ -99,7 +107,11 @@ def open_token(delivery_id: int, key: bytes | None = None) -> str:
 
 
 def _verified(message: str, mac: str) -> bool:
-    return any(hmac.compare_digest(_mac(key, message), mac) for key in _keys())
+    return any(
+        hmac.compare_digest(sign(key, message), mac)
+        for key in _keys()
+        for sign in (_mac, _hmac_mac)
+    )
 
 
 def read_click_token(token: str) -> tuple[int, int] | None:
@@ -315,6 +327,7 @@ class Tracking:
         self.html = self._html(campaign.html)
         self.text = self._text(campaign.text)
         self._key = None
+        self._links = None  # [(merge key, link id in base 36)], made on first use
 
     def _html(self, content: str) -> str:
         def anchor(match):
@@ -361,10 +374,12 @@ class Tracking:
             return {}
         if self._key is None:
             self._key = _keys()[0]
-        base, signing_key = f"{settings.SITE_URL}/t/", self._key
+        base, signing_key, d = f"{settings.SITE_URL}/t/", self._key, _b36(delivery_id)
+        if self._links is None:
+            self._links = [(k, _b36(pk)) for k, pk in self.link_ids.items()]
+        # click_token's bytes, with the delivery's part computed once per message.
         out = {
-            k: f"{base}{click_token(delivery_id, pk, signing_key)}/"
-            for k, pk in self.link_ids.items()
+            k: f"{base}{d}-{link}-{_mac(signing_key, f'c:{d}:{link}')}/" for k, link in self._links
         }
         if self.opens:
             out[OPEN_KEY] = f"{base}o/{open_token(delivery_id, signing_key)}.gif"

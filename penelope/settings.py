@@ -282,6 +282,9 @@ SENDING_MAX_ATTEMPTS = env.env_int("SENDING_MAX_ATTEMPTS", 5)
 SENDING_RETRY_SECONDS = env.env_int("SENDING_RETRY_SECONDS", 60)  # doubled at each attempt
 SENDING_TASK_SECONDS = env.env_int("SENDING_TASK_SECONDS", 120)  # then the task re-enqueues
 SENDING_ESP_BATCH_SIZE = env.env_int("SENDING_ESP_BATCH_SIZE", 500)  # recipients per ESP call
+# Raw SMTP: connections per sender, one message in flight on each; their outcomes are
+# written together. A killed worker repeats at most one message per connection.
+SENDING_SMTP_CONNECTIONS = env.env_int("SENDING_SMTP_CONNECTIONS", 1)
 SENDING_TEST_MAX_RECIPIENTS = env.env_int("SENDING_TEST_MAX_RECIPIENTS", 10)  # per test send
 # A sender re-reads the campaign's status (pause, cancel) after this many messages at most.
 SENDING_STATUS_CHECK_EVERY = env.env_int("SENDING_STATUS_CHECK_EVERY", 10)

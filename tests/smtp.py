@@ -37,6 +37,7 @@ class Recorder:
         self.answers = {}
         self.data_answers = {}
         self.envelopes = []  # (recipient, envelope sender)
+        self.peers = Counter()  # client (address, port) → messages accepted on that connection
         self.delay = 0.0  # seconds before answering DATA: slows a campaign down for kill tests
         self.lock = threading.Lock()
         self.host, self.port = "127.0.0.1", None
@@ -71,6 +72,7 @@ class Recorder:
                     return f"{code} {TEXTS.get(code, 'refused')}"
             for rcpt in envelope.rcpt_tos:
                 self.envelopes.append((rcpt.lower(), envelope.mail_from))
+                self.peers[session.peer] += 1
                 self.counts[rcpt.lower()] += 1
                 if self.keep_messages:
                     self.raw.append((rcpt.lower(), envelope.original_content))

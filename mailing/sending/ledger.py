@@ -1,14 +1,16 @@
 """The delivery ledger: materialise a campaign's rows, lease them, record each result.
 
 Crash-safety rests here: recipients are leased a chunk at a time with an expiry, and
-each recipient's result is written right after the mail server answered for it, so a
-killed worker can only repeat the one message whose SMTP transaction was cut; its
-other leased rows go back to the queue when the lease expires.
+each recipient's result is written right after the mail server answered for it (with
+the others of its batch), so a killed worker can only repeat the message whose SMTP
+transaction was cut on each of its connections; its other leased rows go back to the
+queue when the lease expires.
 
 On PostgreSQL the writes are shaped for speed without weakening that: a lease is one
 statement (pick, mark and read the recipients), a result is one statement whose commit
 does not wait for the WAL flush (see ``ASYNC_COMMIT``), the outcomes of a transport
-batch are one statement, and leases are extended only once half their time is gone.
+batch (an ESP call, or one message per SMTP connection) are one statement, and leases
+are extended only once half their time is gone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from mailing import bounces
@@ -167,18 +169,26 @@ def _lease_postgresql(campaign_id, owner, size, now, expires) -> list[Recipient]
 
 def renew(owner: str) -> int:
     """Extend this worker's leases (a slow chunk must not look abandoned to other workers);
-    how many rows it still holds.
+    how many rows it still holds. The sender calls it once half a lease has passed on its
+    own clock, not at every status check: each call writes a new version of every leased
+    row (and its index entries)."""
+    expires = timezone.now() + timedelta(seconds=setting("SENDING_LEASE_SECONDS", 300))
+    return Delivery.objects.filter(lease_owner=owner, status=Delivery.Status.LEASED).update(
+        lease_expires_at=expires
+    )
 
-    Only rows whose lease is half gone are written: the sender asks at every status check
-    (many times a second), and rewriting the whole chunk each time cost PostgreSQL a new
-    version of every leased row (and its index entries) per few messages."""
-    seconds = setting("SENDING_LEASE_SECONDS", 300)
-    now = timezone.now()
-    mine = Delivery.objects.filter(lease_owner=owner, status=Delivery.Status.LEASED)
-    state = mine.aggregate(count=Count("id"), first=Min("lease_expires_at"))
-    if state["count"] and state["first"] < now + timedelta(seconds=seconds / 2):
-        mine.update(lease_expires_at=now + timedelta(seconds=seconds))
-    return state["count"]
+
+def campaign_status(campaign_id: int) -> str | None:
+    """The campaign's status, read by primary key in plain SQL: senders ask many times a
+    second, and the ORM's query building cost more than the read itself."""
+    with connection.cursor() as cursor:
+        # The table name is the model's; the id is a parameter.
+        cursor.execute(
+            f"SELECT status FROM {Campaign._meta.db_table} WHERE id=%s",  # noqa: S608
+            [campaign_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def held(owner: str) -> set[int]:
@@ -207,33 +217,56 @@ class Ledger:
         self.max_attempts = setting("SENDING_MAX_ATTEMPTS", 5)
         self.retry_seconds = setting("SENDING_RETRY_SECONDS", 60)
         self.postgresql = connection.vendor == "postgresql"
+        # The campaign's status as read by the latest batch write (PostgreSQL), until taken.
+        self.status = None
+
+    def take_status(self) -> str | None:
+        """The campaign's status read along with the latest write, once; None when no
+        write read it since the last call."""
+        status, self.status = self.status, None
+        return status
 
     def record_all(self, outcomes) -> None:
         """Write the outcomes of one ``send``, before the next one starts.
 
-        One recipient (the SMTP transport's batches): ``record``. Several (an ESP's API
-        batch, answered at once) on PostgreSQL: one UPDATE … FROM (VALUES …) for all."""
+        One recipient: ``record``. Several (an ESP's API batch, or one message per SMTP
+        connection): on PostgreSQL one UPDATE … FROM (VALUES …) for all; elsewhere one
+        transaction (one commit), the bounces among them handled after it."""
         if len(outcomes) > 1 and self.postgresql:
             self._write_batch(outcomes)
+        elif len(outcomes) > 1:
+            with transaction.atomic():
+                ours = [outcome for outcome in outcomes if self._write(outcome)]
+            for outcome in ours:
+                self._bounce(outcome)
         else:
             for outcome in outcomes:
                 self.record(outcome)
 
     def record(self, outcome):
         """Write a transport's ``Outcome`` (sent, retry or failed)."""
+        if self._write(outcome):
+            self._bounce(outcome)
+
+    def _write(self, outcome) -> bool:
+        """True when the row was still this worker's to write."""
         if outcome.status == "sent":
-            self.sent(outcome.recipient, outcome.message_id)
-        elif outcome.status == "retry":
-            self.retry(outcome.recipient, outcome.reason)
-        elif self.failed(outcome.recipient, outcome.reason) and outcome.bounce:
+            return self.sent(outcome.recipient, outcome.message_id)
+        if outcome.status == "retry":
+            return self.retry(outcome.recipient, outcome.reason)
+        return self.failed(outcome.recipient, outcome.reason)
+
+    def _bounce(self, outcome):
+        if outcome.status == "failed" and outcome.bounce:
             # Refused by the receiving server: a bounce like any other (the policy decides).
-            bounces.refused(outcome.recipient.delivery_id, outcome.recipient.email, outcome.reason)
+            recipient = outcome.recipient
+            bounces.refused(recipient.delivery_id, recipient.email, outcome.reason)
 
     def _now(self):
         return connection.ops.adapt_datetimefield_value(timezone.now())
 
-    def sent(self, recipient: Recipient, message_id: str = ""):
-        self._execute(
+    def sent(self, recipient: Recipient, message_id: str = "") -> bool:
+        return self._execute(
             "status=%s, sent_at=%s, attempts=attempts+1, provider_message_id=%s, error='',"
             " lease_owner='', lease_expires_at=NULL",
             [Delivery.Status.SENT, self._now(), message_id[:255]],
@@ -247,13 +280,13 @@ class Ledger:
             recipient,
         )
 
-    def retry(self, recipient: Recipient, reason: str):
+    def retry(self, recipient: Recipient, reason: str) -> bool:
         """Pending again after an exponential backoff; failed once attempts run out."""
         when = self._retry_at(recipient)
         if when is None:
             return self.failed(recipient, self._gave_up(recipient, reason))
         when = connection.ops.adapt_datetimefield_value(when)
-        self._execute(
+        return self._execute(
             "status=%s, attempts=attempts+1, error=%s, next_attempt_at=%s, lease_owner='',"
             " lease_expires_at=NULL",
             [Delivery.Status.PENDING, reason[:2000], when],
@@ -312,7 +345,11 @@ class Ledger:
                 "  ELSE d.next_attempt_at END"
                 f" FROM (VALUES {', '.join(rows)}) v(id, status, message_id, error,"
                 f" next_attempt_at), {ASYNC_COMMIT}"
-                " WHERE d.id=v.id AND d.lease_owner=%s RETURNING d.id",
+                " WHERE d.id=v.id AND d.lease_owner=%s"
+                # The campaign's status comes back with the write: the sender's next pause
+                # and cancel check needs no statement of its own (``take_status``).
+                f" RETURNING d.id, (SELECT status FROM {Campaign._meta.db_table} c"
+                "  WHERE c.id=d.campaign_id)",
                 [
                     Delivery.Status.SENT,
                     Delivery.Status.SENT,
@@ -322,8 +359,10 @@ class Ledger:
                     self.owner,
                 ],
             )
-            written = {row[0] for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+        written = {row[0] for row in rows}
+        if rows:
+            self.status = rows[0][1]
         for outcome in outcomes:
-            if outcome.bounce and outcome.recipient.delivery_id in written:
-                recipient = outcome.recipient
-                bounces.refused(recipient.delivery_id, recipient.email, outcome.reason)
+            if outcome.recipient.delivery_id in written:
+                self._bounce(outcome)

@@ -56,7 +56,10 @@ def check_header(name: str, value: str) -> str:
 def clean_value(value: str) -> str:
     """A per-recipient value made safe anywhere: whitespace runs (line breaks included)
     become one space, other control characters go."""
-    value = " ".join((value or "").split())
+    value = value or ""
+    if value.isprintable():  # no control character, no line break: the common case
+        return " ".join(value.split())
+    value = " ".join(value.split())
     return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")
 
 
@@ -346,6 +349,7 @@ class MessageTemplate:
     web_url: str = ""
     msgid: str = ""  # the Message-ID with "{}" for the delivery id
     tracking: Tracking | None = None
+    tokens: dict = field(default_factory=dict)  # value key → its placeholder's bytes
 
     @classmethod
     def build(cls, campaign: Campaign) -> MessageTemplate:
@@ -398,10 +402,12 @@ class MessageTemplate:
     def values(self, recipient, date: bytes) -> dict:
         """Token → bytes for one recipient; ``date``: the Date header, formatted."""
         values = recipient_values(recipient, self.web_url, self.tracking)
-        out = {
-            B_FIELDS.get(key) or placeholder(key).encode(): value.encode()
-            for key, value in values.items()
-        }
+        tokens, out = self.tokens, {}
+        for key, value in values.items():
+            token = tokens.get(key)
+            if token is None:
+                token = tokens[key] = B_FIELDS.get(key) or placeholder(key).encode()
+            out[token] = value.encode()
         out[B_TO] = address_header(values["name"], values["email"]).encode()
         out[B_DATE] = date
         out[B_MSGID] = self.msgid.format(recipient.delivery_id).encode()

@@ -19,6 +19,7 @@ from mailing.models import Campaign, CampaignVariant, Delivery
 from mailing.sending.ledger import (
     Ledger,
     Recipient,
+    campaign_status,
     held,
     lease,
     release,
@@ -27,6 +28,10 @@ from mailing.sending.ledger import (
     setting,
 )
 from mailing.sending.transports import Fatal, transport_for
+
+# The sender's clock (a name of its own, so a test can move it without moving every
+# other clock of the process).
+monotonic = time.monotonic
 
 
 def worker_id() -> str:
@@ -50,23 +55,27 @@ class Sender:
         # Pause and cancel are read between messages: after this many, or this long.
         self.check_every = setting("SENDING_STATUS_CHECK_EVERY", 10)
         self.check_seconds = setting("SENDING_STATUS_CHECK_SECONDS", 0.5)
-        self.unchecked, self.checked_at = 0, time.monotonic()
+        self.unchecked, self.checked_at = 0, monotonic()
         self.stopped = False
         # Leased rows not yet written; None in ``mine``: all of them are still ours.
         self.outstanding, self.mine = 0, None
+        # When the leases were taken or last extended, on this worker's clock.
+        self.lease_seconds = setting("SENDING_LEASE_SECONDS", 300)
+        self.leased_at = monotonic()
 
     def run(self) -> str:
         """'done', 'stopped' (paused/cancelled), 'idle' (only later retries are left) or
         'more' (time is up; enqueue again)."""
-        started = time.monotonic()
+        started = monotonic()
         self.started = started
         try:
-            while time.monotonic() - started < self.time_budget:
+            while monotonic() - started < self.time_budget:
                 if not self.still_sending():
                     return "stopped"
                 requeue_expired(self.campaign.pk)
                 chunk = lease(self.campaign.pk, self.owner, self.chunk_size)
                 self.outstanding, self.mine = len(chunk), None
+                self.leased_at = monotonic()
                 if chunk:
                     if not self.send_chunk(chunk):
                         return "stopped"
@@ -81,7 +90,7 @@ class Sender:
                 wait = self.wait_seconds()
                 if wait is None:
                     return "idle"
-                time.sleep(max(0.05, min(wait, self.time_budget - (time.monotonic() - started))))
+                time.sleep(max(0.05, min(wait, self.time_budget - (monotonic() - started))))
             return "more"
         finally:
             release(self.owner)
@@ -92,23 +101,27 @@ class Sender:
                 campaigns.settle_stopped(self.campaign.pk)
 
     def still_sending(self) -> bool:
-        """One primary-key read of the status; False (and ``stopped``) once paused or ended.
+        """The campaign's status (read with the batch just written, else one primary-key
+        read); False (and ``stopped``) once paused or ended.
 
-        While sending, the leases are extended too: a chunk slower than the lease (a loaded
-        machine, a slow server) is not handed to another worker and mailed twice. Rows
-        already taken over (the lease ran out before this check) are left to their new
-        owner."""
-        status = Campaign.objects.filter(pk=self.campaign.pk).values_list("status", flat=True)
-        self.unchecked, self.checked_at = 0, time.monotonic()
-        self.stopped = status.first() != Campaign.Status.SENDING
-        if not self.stopped and self.outstanding and renew(self.owner) < self.outstanding:
-            self.mine = held(self.owner)
+        While sending, the leases are extended once half their time has passed: a chunk
+        slower than the lease (a loaded machine, a slow server) is not handed to another
+        worker and mailed twice. Rows already taken over (the lease ran out before this
+        check: the worker stalled) are left to their new owner."""
+        self.unchecked, self.checked_at = 0, monotonic()
+        status = self.ledger.take_status() or campaign_status(self.campaign.pk)
+        self.stopped = status != Campaign.Status.SENDING
+        half_gone = self.checked_at - self.leased_at >= self.lease_seconds / 2
+        if not self.stopped and self.outstanding and half_gone:
+            self.leased_at = self.checked_at
+            if renew(self.owner) < self.outstanding:
+                self.mine = held(self.owner)
         return not self.stopped
 
     def check_due(self) -> bool:
         return (
             self.unchecked >= self.check_every
-            or time.monotonic() - self.checked_at >= self.check_seconds
+            or monotonic() - self.checked_at >= self.check_seconds
         )
 
     def wait_seconds(self) -> float | None:
@@ -133,7 +146,7 @@ class Sender:
         if variant_id not in self.variant_transports:
             variant = CampaignVariant.objects.get(pk=variant_id)
             self.variant_transports[variant_id] = transport_for(
-                variants.as_campaign(self.campaign, variant)
+                variants.as_campaign(self.campaign, variant), like=self.transport
             )
         return self.variant_transports[variant_id]
 
@@ -193,7 +206,7 @@ class Sender:
 
     def pace(self):
         due = self.started + self.sent_here / self.rate
-        delay = due - time.monotonic()
+        delay = due - monotonic()
         if delay > 0:
             time.sleep(delay)
 

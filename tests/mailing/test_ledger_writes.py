@@ -157,14 +157,16 @@ def test_each_batch_is_durable_before_the_next_send_in_bounded_statements(audien
     assert set(Delivery.objects.values_list("provider_message_id", flat=True)) == {
         f"api-{pk}" for pk in transport.returned
     }
-    # One statement per batch on PostgreSQL (one per recipient elsewhere), and the rest
-    # of the chunk's work does not grow with the number of recipients beyond the status
-    # checks (every 4 here: a status read and a lease check).
+    # One statement per batch on PostgreSQL; elsewhere one per recipient in one
+    # transaction per batch (a savepoint and its release here, inside the test's own
+    # transaction). The rest of the chunk's work does not grow with the number of
+    # recipients beyond the status checks (every 4 here: a status read).
     writes = ledger_writes(queries.captured_queries)
     assert len(writes) == (10 if POSTGRESQL else 20)
+    transactions = 0 if POSTGRESQL else 2 * transport.calls
     checks = 20 // 4 + 1
     own = transport.calls  # the transport's checks above
-    assert len(queries.captured_queries) - own <= len(writes) + 2 * checks + 25
+    assert len(queries.captured_queries) - own <= len(writes) + transactions + checks + 25
 
 
 @pytest.mark.django_db
@@ -186,10 +188,35 @@ def test_an_smtp_chunk_costs_one_statement_per_recipient_plus_status_checks(audi
     assert len(writes) == 45
     if POSTGRESQL:
         assert all("synchronous_commit" in sql for sql in writes)
-    # Besides: a status read and a lease check per 10 messages, a lease, a release, the
-    # campaign's end.
+    # Besides: a status read per 10 messages, a lease, a release, the campaign's end.
     checks = 45 // 10 + 1
-    assert len(queries.captured_queries) <= len(writes) + 2 * checks + 25
+    assert len(queries.captured_queries) <= len(writes) + checks + 25
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_with_four_smtp_connections_a_statement_writes_four_results(audience, sink, pipelining):
+    """SENDING_SMTP_CONNECTIONS=4: four messages in flight at once, one per connection,
+    and their four results written together before the next four go."""
+    sink.pipelining = pipelining
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    settings = {"SENDING_CHUNK_SIZE": 500, "SENDING_STATUS_CHECK_SECONDS": 3600}
+    with (
+        override_settings(**settings, SENDING_SMTP_CONNECTIONS=4),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert sender.run_sender(campaign.pk) == "done"
+    assert sink.total == 45 and set(sink.counts.values()) == {1}
+    assert len(sink.peers) == 4  # four connections, each reused
+    batches = -(-45 // 4)
+    writes = ledger_writes(queries.captured_queries)
+    assert len(writes) == (batches if POSTGRESQL else 45)
+    if POSTGRESQL:
+        assert all("synchronous_commit" in sql for sql in writes)
+    transactions = 0 if POSTGRESQL else 2 * batches
+    assert len(queries.captured_queries) <= len(writes) + transactions + 45 // 10 + 1 + 25
 
 
 @pytest.mark.django_db
@@ -220,21 +247,47 @@ def test_a_lease_is_one_statement_on_postgresql_and_reads_who_to_mail(audience):
 
 
 @pytest.mark.django_db
-def test_renewal_writes_only_leases_half_gone(audience):
+def test_renewal_extends_the_leases_still_held_and_counts_them(audience):
     campaign = send_now(audience)
     with override_settings(SENDING_LEASE_SECONDS=300):
         chunk = ledger.lease(campaign.pk, "worker-a", 10)
         mine = Delivery.objects.filter(lease_owner="worker-a")
-        fresh = dict(mine.values_list("pk", "lease_expires_at"))
-        assert ledger.renew("worker-a") == len(chunk) == 5
-        assert dict(mine.values_list("pk", "lease_expires_at")) == fresh  # nothing rewritten
         soon = timezone.now() + timedelta(seconds=100)
-        mine.filter(pk=chunk[0].delivery_id).update(lease_expires_at=soon)
-        mine.filter(pk=chunk[1].delivery_id).update(lease_owner="worker-b")
-        assert ledger.renew("worker-a") == 4
-        renewed = Delivery.objects.get(pk=chunk[0].delivery_id).lease_expires_at
-        assert renewed > timezone.now() + timedelta(seconds=290)
-        assert (
-            Delivery.objects.get(pk=chunk[1].delivery_id).lease_expires_at
-            == fresh[chunk[1].delivery_id]
+        mine.update(lease_expires_at=soon)
+        taken = chunk[1].delivery_id
+        Delivery.objects.filter(pk=taken).update(lease_owner="worker-b")
+        assert ledger.renew("worker-a") == len(chunk) - 1 == 4
+        assert all(
+            expires > timezone.now() + timedelta(seconds=290)
+            for expires in mine.values_list("lease_expires_at", flat=True)
         )
+        assert Delivery.objects.get(pk=taken).lease_expires_at == soon  # not ours: untouched
+
+
+def test_leases_are_extended_once_half_their_time_is_gone_not_at_every_check(
+    audience, sink, monkeypatch
+):
+    """Every status check reads the status; a renewal (a write of every leased row) comes
+    only when half the lease has passed on the sender's clock."""
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    renewals, clock = [], {"offset": 0.0}
+    real_renew, real_monotonic = sender.renew, sender.monotonic
+    monkeypatch.setattr(sender, "renew", lambda owner: renewals.append(owner) or real_renew(owner))
+    monkeypatch.setattr(sender, "monotonic", lambda: real_monotonic() + clock["offset"])
+    original = ledger.Ledger.sent
+
+    def sent(self, recipient, message_id=""):
+        written = original(self, recipient, message_id)
+        if recipient.delivery_id == first + 20:
+            clock["offset"] += 200  # more than half of the 300-second lease
+        return written
+
+    first = Delivery.objects.filter(campaign=campaign).order_by("id").first().pk
+    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    settings = {"SENDING_STATUS_CHECK_EVERY": 5, "SENDING_LEASE_SECONDS": 300}
+    with override_settings(**settings, SENDING_TASK_SECONDS=3600):
+        assert sender.run_sender(campaign.pk) == "done"
+    assert sink.total == 45
+    assert len(renewals) == 1  # nine status checks, one renewal

@@ -1,6 +1,8 @@
 """Synchronous bounces: the receiving server's 5xx at RCPT or DATA, on a real SMTP
 server on loopback (aiosmtpd), through the fast raw-SMTP transport and Django's backend."""
 
+import smtplib
+
 import pytest
 from django.test.utils import override_settings
 
@@ -160,3 +162,60 @@ def test_a_forged_or_tampered_bounce_token_points_nowhere(seeded):
         assert msg.delivery_from_bounce_token(token) is None
     # Another address that happens to use "+" is no token of ours.
     assert msg.bounce_tokens("To: bounces+x@other.example.org, news+1@mail.example.org") == []
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+def test_each_connection_of_a_batch_answers_for_its_own_message(seeded, sink, pipelining):
+    """Four connections, four messages at once: a refusal at RCPT, one after DATA, a
+    4xx and a server that hangs up (421) each stay with their own recipient; the other
+    messages of the batch go through, and nobody gets two."""
+    sink.pipelining = pipelining
+    readers = list(
+        seeded["mailing_list"]
+        .subscriptions.filter(status="confirmed")
+        .order_by("subscriber_id")
+        .values_list("subscriber__email", flat=True)
+    )
+    dead, refused, busy, hangs_up = readers[:4]
+    sink.answers = {dead: [550], busy: [452, 250], hangs_up: [421, 250]}
+    sink.data_answers = {refused: 550}
+    with override_settings(SENDING_SMTP_CONNECTIONS=4):
+        campaign = send(seeded, "raw")  # the retries are due at once: one run sends all
+
+    status = dict(
+        Delivery.objects.filter(campaign=campaign).values_list("subscriber__email", "status")
+    )
+    assert status.pop(dead) == status.pop(refused) == Delivery.Status.FAILED
+    assert set(status.values()) == {Delivery.Status.SENT}
+    attempts = dict(
+        Delivery.objects.filter(campaign=campaign).values_list("subscriber__email", "attempts")
+    )
+    assert attempts[busy] == attempts[hangs_up] == 2
+    assert set(Bounce.objects.values_list("delivery__subscriber__email", flat=True)) == {
+        dead,
+        refused,
+    }
+    assert set(sink.counts) == set(status) and set(sink.counts.values()) == {1}
+    assert len(sink.peers) >= 4
+
+
+def test_a_relay_that_takes_fewer_connections_keeps_the_ones_it_took(seeded, sink, monkeypatch):
+    """SENDING_SMTP_CONNECTIONS=4 against a relay that takes two: the other two answer
+    the greeting with Postfix's "421 too many connections"; the batches shrink to two
+    and everyone is mailed once (the two refused recipients after their retry)."""
+    from mailing.sending.transports import smtp
+
+    real_open, opened = smtp.Session.open, []
+
+    def open_at_most_two(session):
+        if len([s for s in opened if s.smtp]) >= 2:
+            raise smtplib.SMTPConnectError(421, b"4.7.0 Error: too many connections")
+        real_open(session)
+        opened.append(session)
+
+    monkeypatch.setattr(smtp.Session, "open", open_at_most_two)
+    with override_settings(SENDING_SMTP_CONNECTIONS=4):
+        campaign = send(seeded, "raw")
+    assert campaign.counts()["sent"] == campaign.recipients_count
+    assert set(sink.counts.values()) == {1} and len(sink.counts) == campaign.recipients_count
+    assert len(sink.peers) == 2

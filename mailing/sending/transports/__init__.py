@@ -29,15 +29,21 @@ class Unsendable(Transport):
         raise Fatal(self.reason)
 
 
-def transport_for(campaign: Campaign) -> Transport:
-    """Raw SMTP for Django's SMTP backend, ESP batches where the ESP can, else one by one."""
+def transport_for(campaign: Campaign, like: Transport | None = None) -> Transport:
+    """Raw SMTP for Django's SMTP backend, ESP batches where the ESP can, else one by one.
+
+    ``like``: the transport of another rendering of the same campaign (a language or
+    topic variant); raw SMTP then reuses its connections instead of opening more."""
     try:
         msg.check_campaign(campaign)
     except msg.UnsafeHeader as exc:
         return Unsendable(f"unsafe header {exc}")
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         try:
-            return SmtpTransport(msg.MessageTemplate.build(campaign))
+            template = msg.MessageTemplate.build(campaign)
+            if isinstance(like, SmtpTransport):
+                return like.sharing(template)
+            return SmtpTransport(template)
         except ValueError:
             # A line too long for 8bit with nowhere safe to break it: let Django's
             # email package encode each message instead (slower, still correct).
