@@ -1,6 +1,7 @@
 """Benchmark: send the seed issue to N generated subscribers through a real SMTP server.
 
-    python bench/send.py [--n 10000] [--workers 2] [--ceiling] [--languages 5]
+    python bench/send.py [--n 10000] [--workers 2] [--connections 8] [--ceiling]
+        [--languages 5]
         [--postgres postgres://cms:cms@127.0.0.1:5432/cms --redis redis://127.0.0.1:6390/13]
 
 Builds a fresh SQLite database (or, with --postgres, a fresh PostgreSQL database
@@ -12,11 +13,15 @@ smtp-sink when installed, else aiosmtpd), and prints, in one run:
 - the ceiling: raw smtplib sending one pre-built copy of the message N times over one
   connection to that sink;
 - with --ceiling, the C ceiling: Postfix's `smtp-source` (Debian package postfix) with
-  as many parallel sessions as the campaign has senders (--workers), the same message
+  as many parallel sessions as the campaign has SMTP connections (--workers ×
+  --connections, the latter being SENDING_SMTP_CONNECTIONS), the same message
   (same size), into the same sink, twice right after the campaign; the ratio is the
   campaign's msg/s over the mean of the two;
 - end to end: `send_newsletter` + a `qcluster` with --workers worker processes,
   ledger included, from the campaign's start (materialising the ledger) to its finish;
+- CPU milliseconds per message (user + system, from /proc): the cluster's processes,
+  the sink and PostgreSQL during the campaign, smtp-source and the sink during its
+  runs; unlike msg/s, these hardly move with the machine's other load;
 - peak RSS of each worker process (VmHWM), which must not grow with N;
 - with --languages K (2-8), issue #3 translated into K-1 more languages and the readers
   split evenly across the K: the same campaign once in one language (the baseline) and
