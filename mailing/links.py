@@ -97,8 +97,12 @@ OPEN_RE = re.compile(r"([0-9a-z]{1,13})-([A-Za-z0-9_-]{12})", re.ASCII)
 
 
 def click_token(delivery_id: int, link_id: int, key: bytes | None = None) -> str:
-    d, link = _b36(delivery_id), _b36(link_id)
-    return f"{d}-{link}-{_mac(key or _keys()[0], f'c:{d}:{link}')}"
+    return _click_token(_b36(delivery_id), _b36(link_id), key or _keys()[0])
+
+
+def _click_token(d: str, link: str, key: bytes) -> str:
+    """The token of delivery ``d`` and link ``link``, both in base 36 already."""
+    return f"{d}-{link}-{_mac(key, f'c:{d}:{link}')}"
 
 
 def open_token(delivery_id: int, key: bytes | None = None) -> str:
@@ -377,10 +381,8 @@ class Tracking:
         base, signing_key, d = f"{settings.SITE_URL}/t/", self._key, _b36(delivery_id)
         if self._links is None:
             self._links = [(k, _b36(pk)) for k, pk in self.link_ids.items()]
-        # click_token's bytes, with the delivery's part computed once per message.
-        out = {
-            k: f"{base}{d}-{link}-{_mac(signing_key, f'c:{d}:{link}')}/" for k, link in self._links
-        }
+        # The delivery's base 36 once per message, each link's once per campaign.
+        out = {k: f"{base}{_click_token(d, link, signing_key)}/" for k, link in self._links}
         if self.opens:
             out[OPEN_KEY] = f"{base}o/{open_token(delivery_id, signing_key)}.gif"
         return out

@@ -12,22 +12,13 @@ message by its variant.
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
+
+from django.db.models import Q
 
 from mailing import languages
 from mailing.models import Campaign, CampaignVariant, Delivery
 from newsletters.rendering import matches_reader_topics, render_email
-
-
-def topic_sets(campaign: Campaign) -> list[list[str]]:
-    """The distinct, non-empty topic sets of the campaign's recipients (one query)."""
-    rows = (
-        Delivery.objects.filter(campaign=campaign, subscriber__isnull=False)
-        .exclude(subscriber__topics=[])
-        .values_list("subscriber__topics", flat=True)
-        .order_by()
-        .distinct()
-    )
-    return sorted({tuple(sorted(topics)) for topics in rows if topics}, key=lambda t: (len(t), t))
 
 
 def _groups(campaign: Campaign):
@@ -54,6 +45,7 @@ def make(campaign: Campaign, issue, extra_context: dict | None = None) -> int:
     groups = _groups(campaign)
     list_languages = languages.list_languages(list_id for _l, list_id, _t in groups)
     pages, variants, made = {}, {}, 0
+    rows_of = defaultdict(Q)  # variant key → the ledger rows that get it
     for subscriber_language, list_id, topics in sorted(groups, key=str):
         code = languages.wanted(subscriber_language, list_languages.get(list_id, ""), source)
         if code not in translations:
@@ -81,17 +73,13 @@ def make(campaign: Campaign, issue, extra_context: dict | None = None) -> int:
                 text=rendered.text,
             )
             made += 1
-        rows = Delivery.objects.filter(
-            campaign=campaign,
-            subscriber__language=subscriber_language,
-            subscriber__topics=list(topics),
+        through = Q(mailing_list_id__isnull=True) if list_id is None else Q(mailing_list_id=list_id)
+        rows_of[key] |= through & Q(
+            subscriber__language=subscriber_language, subscriber__topics=list(topics)
         )
-        rows = (
-            rows.filter(mailing_list_id__isnull=True)
-            if list_id is None
-            else rows.filter(mailing_list_id=list_id)
-        )
-        rows.update(variant=variants[key])
+    # One UPDATE per rendering, not per (language, list, topics) group.
+    for key, rows in rows_of.items():
+        Delivery.objects.filter(rows, campaign=campaign).update(variant=variants[key])
     return made
 
 

@@ -211,13 +211,19 @@ class Ledger:
     """Writes recipients' results right after their send: one cheap statement for one
     recipient, one statement for a transport's batch (PostgreSQL)."""
 
+    # PostgreSQL: every result write brings back the campaign's status (a primary-key
+    # read inside the same statement), so the sender's next pause/cancel check needs no
+    # statement of its own (``take_status``). The table name is the model's.
+    STATUS = "(SELECT c.status FROM {campaigns} c WHERE c.id={row}.campaign_id)"
+
     def __init__(self, owner: str):
         self.owner = owner
         self.table = Delivery._meta.db_table
+        self.campaigns = Campaign._meta.db_table
         self.max_attempts = setting("SENDING_MAX_ATTEMPTS", 5)
         self.retry_seconds = setting("SENDING_RETRY_SECONDS", 60)
         self.postgresql = connection.vendor == "postgresql"
-        # The campaign's status as read by the latest batch write (PostgreSQL), until taken.
+        # The campaign's status as read by the latest write (PostgreSQL), until taken.
         self.status = None
 
     def take_status(self) -> str | None:
@@ -305,14 +311,19 @@ class Ledger:
 
     def _execute(self, assignments, params, recipient) -> bool:
         """True when the row was still this worker's to write."""
-        async_commit = f" FROM {ASYNC_COMMIT}" if self.postgresql else ""
+        extra = f" FROM {ASYNC_COMMIT}" if self.postgresql else ""
+        where = " WHERE id=%s AND lease_owner=%s"
+        if self.postgresql:
+            where += " RETURNING " + self.STATUS.format(campaigns=self.campaigns, row=self.table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {self.table} SET {assignments}{async_commit}"  # noqa: S608
-                " WHERE id=%s AND lease_owner=%s",
+                f"UPDATE {self.table} SET {assignments}{extra}{where}",  # noqa: S608
                 [*params, recipient.delivery_id, self.owner],
             )
-            return cursor.rowcount == 1
+            written = cursor.rowcount == 1
+            if self.postgresql and written:
+                self.status = cursor.fetchone()[0]
+            return written
 
     def _write_batch(self, outcomes) -> None:
         """All outcomes in one statement (PostgreSQL); the refused ones still ours become
@@ -345,11 +356,8 @@ class Ledger:
                 "  ELSE d.next_attempt_at END"
                 f" FROM (VALUES {', '.join(rows)}) v(id, status, message_id, error,"
                 f" next_attempt_at), {ASYNC_COMMIT}"
-                " WHERE d.id=v.id AND d.lease_owner=%s"
-                # The campaign's status comes back with the write: the sender's next pause
-                # and cancel check needs no statement of its own (``take_status``).
-                f" RETURNING d.id, (SELECT status FROM {Campaign._meta.db_table} c"
-                "  WHERE c.id=d.campaign_id)",
+                " WHERE d.id=v.id AND d.lease_owner=%s RETURNING d.id, "
+                + self.STATUS.format(campaigns=self.campaigns, row="d"),
                 [
                     Delivery.Status.SENT,
                     Delivery.Status.SENT,

@@ -101,8 +101,8 @@ class Sender:
                 campaigns.settle_stopped(self.campaign.pk)
 
     def still_sending(self) -> bool:
-        """The campaign's status (read with the batch just written, else one primary-key
-        read); False (and ``stopped``) once paused or ended.
+        """The campaign's status (read with the result just written on PostgreSQL, else
+        one primary-key read); False (and ``stopped``) once paused or ended.
 
         While sending, the leases are extended once half their time has passed: a chunk
         slower than the lease (a loaded machine, a slow server) is not handed to another
