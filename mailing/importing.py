@@ -30,7 +30,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mailing.bulk_writes import insert_rows
+from mailing.bulk_writes import (
+    commit_without_waiting,
+    insert_rows,
+    rows_matching,
+)
 from mailing.import_formats import (
     STATE_LABELS,
     Mapping,
@@ -249,25 +253,37 @@ class _Importer:
             if not any(c.strip() for c in cells):
                 continue  # blank lines are not rows
             self.report.rows += 1
-            item = self.validate(read_row(mapping, line, cells))
-            if item is not None:
-                batch.append(item)
-            if len(batch) >= self.batch_size:
-                self.flush(batch)
+            row = read_row(mapping, line, cells)
+            item = self.admit(row, self.check(row))
+            if item is None:
+                continue
+            if len(batch) >= self.batch_size:  # a full batch, and more rows to come
+                self.flush(batch, last=False)
                 batch = []
+            batch.append(item)
         if batch:
-            self.flush(batch)
+            self.flush(batch, last=True)
         return self.report
 
-    def validate(self, row: Row) -> _Item | None:
+    def check(self, row: Row) -> str | tuple[str, str, str]:
+        """What can be told of a row alone: a reason to reject it, or its address cleaned
+        and hashed (the current rule, and the one before normalisation)."""
         if row.error:
-            return self.reject(row, row.error)
+            return row.error
         if not row.email:
-            return self.reject(row, "missing_email")
+            return "missing_email"
         try:
             address = self.addresses.clean(row.email)
         except Exception:
-            return self.reject(row, "invalid_email")
+            return "invalid_email"
+        return address, email_hash(address), legacy_email_hash(row.email)
+
+    def admit(self, row: Row, checked) -> _Item | None:
+        """The row to write, or None once rejected: `check`'s verdict, then its list and
+        whether the file already had it."""
+        if isinstance(checked, str):
+            return self.reject(row, checked)
+        address, hashed, legacy = checked
         mailing_list = self.default_list
         if slug := row.list_slug:
             if slug not in self.lists:
@@ -283,38 +299,46 @@ class _Importer:
         if key in self.seen:
             return self.reject(row, "duplicate")
         self.seen.add(key)
-        return _Item(row, address, email_hash(address), mailing_list, legacy_email_hash(row.email))
+        return _Item(row, address, hashed, mailing_list, legacy)
 
     # --- one batch: decide, then write -----------------------------------------------------
 
-    def flush(self, batch: list[_Item]):
+    def flush(self, batch: list[_Item], *, last: bool):
         with transaction.atomic():
+            if not (last or self.dry_run):
+                # The last batch's commit waits for the disk, and so makes every batch
+                # before it durable (see `commit_without_waiting`).
+                commit_without_waiting()
             plan = self.plan(batch)
             if not self.dry_run:
                 self.apply(plan, timezone.now())
 
     def plan(self, batch: list[_Item]) -> _Plan:
         hashes = {i.hash for i in batch}
-        suppressed = self.planned_suppressions | set(
-            Suppression.objects.filter(
-                email_hash__in=hashes | {i.legacy_hash for i in batch}
-            ).values_list("email_hash", flat=True)
-        )
+        suppressed = self.planned_suppressions | {
+            h
+            for (h,) in rows_matching(
+                Suppression, "email_hash", hashes | {i.legacy_hash for i in batch}, ("email_hash",)
+            )
+        }
         for item in batch:
             if item.legacy_hash in suppressed:
                 suppressed.add(item.hash)
         known = {
             h: (pk, status)
-            for h, pk, status in Subscriber.objects.filter(email_hash__in=hashes).values_list(
-                "email_hash", "pk", "status"
+            for h, pk, status in rows_matching(
+                Subscriber, "email_hash", hashes, ("email_hash", "id", "status")
             )
         }
         existing = {
-            (s.subscriber_id, s.mailing_list_id): s
-            for s in Subscription.objects.filter(
-                subscriber_id__in=[pk for pk, _status in known.values()],
-                mailing_list_id__in={i.mailing_list.pk for i in batch},
-            ).only("pk", "subscriber_id", "mailing_list_id", "status", "created_at", "confirmed_at")
+            (subscriber_id, list_id): _Found(pk, status, created_at, confirmed_at)
+            for pk, subscriber_id, list_id, status, created_at, confirmed_at in rows_matching(
+                Subscription,
+                "subscriber",
+                (pk for pk, _status in known.values()),
+                ("id", "subscriber", "mailing_list", "status", "created_at", "confirmed_at"),
+                where={"mailing_list": {i.mailing_list.pk for i in batch}},
+            )
         }
         plan, report = _Plan(), self.report
         for item in batch:
@@ -378,10 +402,12 @@ class _Importer:
     def apply(self, plan: _Plan, now) -> None:
         ids = self._create_subscribers(plan.new_subscribers.values(), now)
         ids.update(
-            Subscriber.objects.filter(
-                email_hash__in={i.hash for i, _status in plan.new_subscriptions}
-                - set(plan.new_subscribers)
-            ).values_list("email_hash", "pk")
+            rows_matching(
+                Subscriber,
+                "email_hash",
+                {i.hash for i, _status in plan.new_subscriptions} - set(plan.new_subscribers),
+                ("email_hash", "id"),
+            )
         )
         events = []
 
@@ -480,15 +506,34 @@ class _Importer:
         ]
         if not new:
             return {}
-        insert_rows(Subscriber, new, ignore_conflicts=True)
-        return dict(
-            Subscriber.objects.filter(email_hash__in=[s["email_hash"] for s in new]).values_list(
-                "email_hash", "pk"
+        inserted = insert_rows(
+            Subscriber, new, ignore_conflicts=True, returning=("email_hash", "id")
+        )
+        ids = dict(inserted or ())
+        # Not inserted: a signup of the same address landed meanwhile (or, off PostgreSQL,
+        # the ids are not returned at all).
+        ids.update(
+            rows_matching(
+                Subscriber,
+                "email_hash",
+                {s["email_hash"] for s in new} - set(ids),
+                ("email_hash", "id"),
             )
         )
+        return ids
 
 
-def _joined_since(subscription: Subscription, row: Row) -> bool:
+@dataclass(slots=True)
+class _Found:
+    """A subscription already there, as far as the plan needs it."""
+
+    pk: int
+    status: str
+    created_at: object
+    confirmed_at: object
+
+
+def _joined_since(subscription: _Found, row: Row) -> bool:
     """Subscribed here after the source says they left: the newer choice stands."""
     joined = subscription.confirmed_at or subscription.created_at
     return bool(row.unsubscribed_at and joined and joined > row.unsubscribed_at)

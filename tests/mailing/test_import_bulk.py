@@ -5,11 +5,11 @@ import io
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
-from mailing.bulk_writes import insert_rows
+from mailing.bulk_writes import insert_rows, rows_matching
 from mailing.importing import _Addresses, import_subscribers
-from mailing.models import MailingList, Subscriber, SubscriberEvent, Subscription
+from mailing.models import MailingList, Subscriber, SubscriberEvent, Subscription, Suppression
 from mailing.subscriptions import clean_email
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +144,81 @@ def test_conflicting_rows_are_skipped_and_the_rest_written(db):
         ignore_conflicts=True,
     )
     assert Subscription.objects.get().status == "pending"
+
+
+def test_inserted_rows_come_back_with_their_ids_and_conflicts_do_not(db):
+    rows = [
+        {"email": "one@example.org", "email_hash": "n1"},
+        {"email": "two@example.org", "email_hash": "n2", "topics": ["a"]},
+    ]
+    back = insert_rows(Subscriber, rows, ignore_conflicts=True, returning=("email_hash", "id"))
+    stored = dict(Subscriber.objects.values_list("email_hash", "pk"))
+    assert set(stored) == {"n1", "n2"}
+    assert Subscriber.objects.get(email_hash="n2").topics == ["a"]
+    assert Subscriber.objects.get(email_hash="n1").topics == []  # the default, encoded
+    if connection.vendor != "postgresql":
+        assert back is None  # bulk_create does not return ids with ignore_conflicts
+        return
+    assert dict(back) == stored
+    # One row taken meanwhile: the other is written, and only it comes back.
+    back = insert_rows(
+        Subscriber,
+        [{"email": "ONE@example.org", "email_hash": "n1b"}, {"email": "3@example.org"}],
+        ignore_conflicts=True,
+        returning=("email_hash", "id"),
+    )
+    assert back == [("", Subscriber.objects.get(email="3@example.org").pk)]
+    assert Subscriber.objects.count() == 3
+
+
+def test_rows_are_found_by_keys_of_any_spelling(db):
+    odd = ['quo"te', "back\\slash", "com,ma", "{brace}", " spaced ", "NULL", "it's", "é", ""]
+    for key in odd:
+        Suppression.objects.create(email_hash=key, reason="manual")
+    found = rows_matching(Suppression, "email_hash", [*odd, "absent", "null"], ("email_hash",))
+    assert sorted(h for (h,) in found) == sorted(odd)
+    assert rows_matching(Suppression, "email_hash", [], ("email_hash",)) == []
+
+    people = MailingList.objects.create(name="People", slug="people")
+    others = MailingList.objects.create(name="Others", slug="others")
+    a = Subscriber.objects.create(email="a@example.org")
+    b = Subscriber.objects.create(email="b@example.org")
+    Subscription.objects.create(subscriber=a, mailing_list=people)
+    Subscription.objects.create(subscriber=a, mailing_list=others)
+    Subscription.objects.create(subscriber=b, mailing_list=others)
+    found = rows_matching(
+        Subscription,
+        "subscriber",
+        [a.pk, b.pk, a.pk, 10**15],
+        ("subscriber", "mailing_list"),
+        where={"mailing_list": [people.pk]},
+    )
+    assert found == [(a.pk, people.pk)]
+    both = rows_matching(Subscription, "subscriber", [a.pk], ("mailing_list",))
+    assert sorted(both) == sorted([(people.pk,), (others.pk,)])
+
+
+def test_an_import_into_a_fresh_table_does_not_scan_it_for_each_batch(db):
+    """On PostgreSQL, the batch lookups stay index probes (`rows_matching`), whatever the
+    planner would choose for an IN list: the plan of each lookup is one Nested Loop."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    Subscriber.objects.bulk_create(
+        [Subscriber(email=f"s{i}@example.org", email_hash=f"{i:064x}") for i in range(3000)]
+    )
+    keys = [f"{i:064x}" for i in range(0, 6000, 3)]
+    with connection.cursor() as cursor:
+        captured = []
+        with connection.execute_wrapper(
+            lambda execute, sql, params, many, context: (
+                captured.append((sql, params)) or execute(sql, params, many, context)
+            )
+        ):
+            found = rows_matching(Subscriber, "email_hash", keys, ("email_hash", "id"))
+        assert len(found) == 1000
+        sql, params = captured[-1]
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert (
+        "Nested Loop" in plan and "Index" in plan and "Seq Scan on mailing_subscriber" not in plan
+    )

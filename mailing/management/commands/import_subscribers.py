@@ -28,6 +28,10 @@ class Command(BaseCommand):
         "suppressed. Rejected rows are written beside the file with their line and reason."
     )
 
+    # A data command: the project's system checks (which import every URL, API and
+    # webhook module, about a second) are for `check`, `runserver` and deployments.
+    requires_system_checks = []
+
     def add_arguments(self, parser):
         parser.add_argument("file", help="CSV or text file with a header row")
         parser.add_argument("--list", required=True, dest="list_slug", help="list slug")
