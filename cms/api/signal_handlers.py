@@ -7,7 +7,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from wagtail.models import Collection, CollectionViewRestriction, Page, PageViewRestriction, Site
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from cms.api import fragments, webhooks
+from cms.api import fragments, sites, webhooks
 from cms.api.models import ContentVersion, PageReference
 
 Kind = PageReference.Kind
@@ -138,6 +138,10 @@ def register_signal_handlers():
     page_published.connect(page_published_handler, dispatch_uid="cms-api-published")
     page_unpublished.connect(page_unpublished_handler, dispatch_uid="cms-api-unpublished")
     post_page_move.connect(page_moved_handler, dispatch_uid="cms-api-moved")
+    # The request → site answers (`cms.api.sites`): sites, and root pages' paths.
+    post_page_move.connect(sites.forget, dispatch_uid="cms-api-sites-moved")
+    post_save.connect(sites.forget, sender=Site, dispatch_uid="cms-api-sites-save")
+    post_delete.connect(sites.forget, sender=Site, dispatch_uid="cms-api-sites-delete")
     pre_delete.connect(page_pre_delete_handler, dispatch_uid="cms-api-pre-delete")
     post_delete.connect(page_post_delete_handler, dispatch_uid="cms-api-post-delete")
     # What the representations embed, and what decides who may see a page or a file.

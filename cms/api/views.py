@@ -27,6 +27,7 @@ from cms.api.representation import (
     serialise_documents,
     serialise_images,
 )
+from cms.api.sites import request_site
 from cms.visibility import public_media, visible_pages
 
 # Ordering a front end asks for → database ordering (ties broken by id for stable pages).
@@ -49,22 +50,24 @@ TRUE = {"1", "true", "yes"}
 FALSE = {"0", "false", "no"}
 
 
-def public_pages(request) -> Page.objects.__class__:
-    """Visible pages (`cms.visibility`) of the request's site.
+def public_pages(request, queryset=None) -> Page.objects.__class__:
+    """Visible pages (`cms.visibility`) of the request's site, of ``queryset`` (a page
+    type's pages) if given.
 
     Unlike Wagtail's stock queryset this ignores the visitor's session: responses are
     shared through caches, so a page under a password or login never appears.
     """
-    site = Site.find_for_request(request)
+    queryset = Page.objects.all() if queryset is None else queryset
+    site = request_site(request)
     if site is None:
-        return Page.objects.none()
+        return queryset.none()
     # The site's root page and its translations (each language's tree), from Wagtail's
     # cached root paths.
-    roots = Q(path__startswith=site.root_page.path)
+    roots = Q(path__startswith=site.path)
     for root in Site.get_site_root_paths():
         if root.site_id == site.pk:
             roots |= Q(url_path__startswith=root.root_path)
-    return visible_pages().filter(roots)
+    return visible_pages(queryset).filter(roots)
 
 
 def paginate(request, *, default=20):
@@ -312,7 +315,6 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
 
     def _typed_queryset(self, request, default=None):
         """The public pages of the requested types; event filters imply events."""
-        base = public_pages(request)
         type_param = ",".join(_csv(request, "type")) or default
         try:
             models = page_models_from_string(type_param) if type_param else ()
@@ -320,7 +322,9 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             raise BadRequestError("type doesn't exist") from e
         models = tuple(dict.fromkeys(models))  # "cms.EventPage,cms.eventpage" is one type
         if len(models) == 1:
-            return models[0].objects.filter(pk__in=base.values("pk")), models
+            # The type's own table, filtered directly (not through a subquery of pages).
+            return public_pages(request, models[0].objects.all()), models
+        base = public_pages(request)
         if models:
             return base.type(*models), models
         from wagtail.models import get_page_models
@@ -463,10 +467,13 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
     def find_object(self, queryset, request):
         # Stock `find` walks the site's routing; resolve against public pages only.
         if "html_path" in request.GET:
-            site = Site.find_for_request(request)
+            site = request_site(request)
             if site is None:
                 return None
-            root, path = site.root_page, request.GET["html_path"].strip("/")
+            root = Page.objects.filter(path=site.path).first()
+            if root is None:  # deleted since the site was looked up
+                return None
+            path = request.GET["html_path"].strip("/")
             # `/fr/entretiens/…`: a page under the French translation of the site's root.
             language, _slash, rest = path.partition("/")
             codes = {code for code, _name in settings.WAGTAIL_CONTENT_LANGUAGES}
