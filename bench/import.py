@@ -78,6 +78,27 @@ def fresh_postgres(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def postgres_cpu() -> float | None:
+    """CPU seconds used so far by this machine's PostgreSQL server: its live processes',
+    and (through the postmaster's counts of reaped children) those of backends that have
+    exited, such as the import's own. None when no server runs here."""
+    total, found = 0.0, False
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        # utime, stime, cutime, cstime (fields 14-17 of proc(5), counted from the state)
+        total += sum(int(f) for f in fields[11:15]) / tick
+    return total if found else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -112,9 +133,11 @@ def main():
         _t, baseline_rss, _out, baseline_cpu = run(
             ["import_subscribers", str(small), "--list", "warmup"], env
         )
+        server_before = postgres_cpu() if database_url.startswith("postgres") else None
         seconds, peak_rss, output, cpu = run(
             ["import_subscribers", str(big), "--list", "bench", "--confirmed"], env
         )
+        server_after = postgres_cpu() if server_before is not None else None
         print(output.rstrip())
         print()
         print(f"database: {database_url.split('://')[0]}")
@@ -126,6 +149,11 @@ def main():
             "import), the database server's own time not included; on a shared machine the "
             "wall time above also holds the waits for a CPU"
         )
+        if server_after is not None:
+            print(
+                f"PostgreSQL server CPU: {server_after - server_before:.1f} s during the command "
+                "(every PostgreSQL process of this machine)"
+            )
         print(f"peak RSS: {peak_rss:.0f} MiB (one-row import: {baseline_rss:.0f} MiB)")
         print(f"import's own memory: {peak_rss - baseline_rss:.0f} MiB")
     finally:

@@ -6,6 +6,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from mailing.bulk_writes import insert_rows, rows_matching
 from mailing.importing import _Addresses, import_subscribers
@@ -222,3 +223,24 @@ def test_an_import_into_a_fresh_table_does_not_scan_it_for_each_batch(db):
     assert (
         "Nested Loop" in plan and "Index" in plan and "Seq Scan on mailing_subscriber" not in plan
     )
+
+
+def test_only_the_last_batch_waits_for_the_disk(db):
+    """Every batch but the last commits without waiting for its WAL to be flushed; the
+    last one waits, and so makes the earlier ones durable too (PostgreSQL only)."""
+    people = MailingList.objects.create(name="People", slug="people")
+    with CaptureQueriesContext(connection) as ctx:
+        report = import_subscribers(
+            io.StringIO(CSV + "broken,Not an address\n"), people, confirmed=True, batch_size=1000
+        )
+    assert report.subscribed == 2500 and report.rejected == 1
+    asynchronous = [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
+    if connection.vendor == "postgresql":
+        # Three batches (1000, 1000, 500), the rejected row after the last one read.
+        assert len(asynchronous) == 2
+    else:
+        assert asynchronous == []
+    # A file of exactly one batch: its only commit is the last.
+    with CaptureQueriesContext(connection) as ctx:
+        import_subscribers(io.StringIO(CSV), people, confirmed=True, batch_size=2500)
+    assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
