@@ -50,7 +50,7 @@ def insert_rows(
             # with them and nothing has to be read back.
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(rows)],
+                [table, meta.pk.column, len(rows)],
             )
             rows = [{**row, meta.pk.attname: pk} for row, (pk,) in zip(rows, cursor, strict=True)]
             fields = [meta.pk, *fields]
@@ -104,12 +104,13 @@ def _copy(cursor, target: str, columns: str, lines: list[list]) -> None:
 
 
 def _insert_skipping_conflicts(cursor, meta, table, columns, lines, returning) -> list | None:
-    # One temporary table per session and model, emptied after each use and truncated at
-    # each commit (so dead rows never pile up in it).
+    # One temporary table per session and model, with all of the table's columns (calls
+    # may copy different ones), emptied after each use and truncated at each commit (so
+    # dead rows never pile up in it).
     target = connection.ops.quote_name(f"_bulk_{meta.db_table}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS AS "  # noqa: S608
-        f"SELECT {columns} FROM {table} WITH NO DATA"
+        f"SELECT * FROM {table} WITH NO DATA"
     )
     _copy(cursor, target, columns, lines)
     back = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in returning)

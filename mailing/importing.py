@@ -253,8 +253,7 @@ class _Importer:
             if not any(c.strip() for c in cells):
                 continue  # blank lines are not rows
             self.report.rows += 1
-            row = read_row(mapping, line, cells)
-            item = self.admit(row, self.check(row))
+            item = self.validate(read_row(mapping, line, cells))
             if item is None:
                 continue
             if len(batch) >= self.batch_size:  # a full batch, and more rows to come
@@ -265,25 +264,15 @@ class _Importer:
             self.flush(batch, last=True)
         return self.report
 
-    def check(self, row: Row) -> str | tuple[str, str, str]:
-        """What can be told of a row alone: a reason to reject it, or its address cleaned
-        and hashed (the current rule, and the one before normalisation)."""
+    def validate(self, row: Row) -> _Item | None:
         if row.error:
-            return row.error
+            return self.reject(row, row.error)
         if not row.email:
-            return "missing_email"
+            return self.reject(row, "missing_email")
         try:
             address = self.addresses.clean(row.email)
         except Exception:
-            return "invalid_email"
-        return address, email_hash(address), legacy_email_hash(row.email)
-
-    def admit(self, row: Row, checked) -> _Item | None:
-        """The row to write, or None once rejected: `check`'s verdict, then its list and
-        whether the file already had it."""
-        if isinstance(checked, str):
-            return self.reject(row, checked)
-        address, hashed, legacy = checked
+            return self.reject(row, "invalid_email")
         mailing_list = self.default_list
         if slug := row.list_slug:
             if slug not in self.lists:
@@ -299,7 +288,7 @@ class _Importer:
         if key in self.seen:
             return self.reject(row, "duplicate")
         self.seen.add(key)
-        return _Item(row, address, hashed, mailing_list, legacy)
+        return _Item(row, address, email_hash(address), mailing_list, legacy_email_hash(row.email))
 
     # --- one batch: decide, then write -----------------------------------------------------
 

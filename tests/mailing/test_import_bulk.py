@@ -244,3 +244,20 @@ def test_only_the_last_batch_waits_for_the_disk(db):
     with CaptureQueriesContext(connection) as ctx:
         import_subscribers(io.StringIO(CSV), people, confirmed=True, batch_size=2500)
     assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]
+
+
+def test_conflicts_are_skipped_whichever_columns_each_call_copies(db):
+    """The temporary table a conflict goes through serves calls with and without ids."""
+    Subscriber.objects.create(email="taken@example.org")
+    for returning in ((), ("email_hash", "id"), ()):
+        insert_rows(
+            Subscriber,
+            [{"email": "TAKEN@example.org"}, {"email": f"new{len(returning)}@example.org"}],
+            ignore_conflicts=True,
+            returning=returning,
+        )
+    assert sorted(Subscriber.objects.values_list("email", flat=True)) == [
+        "new0@example.org",
+        "new2@example.org",
+        "taken@example.org",
+    ]
