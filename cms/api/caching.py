@@ -47,7 +47,7 @@ def json_response(data, status=200) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
 
 
-def _time_bucket(request) -> str:
+def time_bucket(request) -> str:
     """Responses that depend on “now” (upcoming events) also change as time passes."""
     if request.GET.get("upcoming") is None and not request.path.endswith(".ics"):
         return ""
@@ -68,7 +68,7 @@ def cached_response(request, build):
             f"{version.counter}@{version.changed_at.isoformat()}",
             expired.isoformat() if expired else "",
             request.get_full_path(),
-            _time_bucket(request),
+            time_bucket(request),
         ]
     )
     etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
@@ -99,7 +99,7 @@ def validated_response(request, parts, last_modified: datetime, body) -> HttpRes
     """A 304 when the client holds this answer, else `body()` (JSON bytes); both with an
     ETag made of `parts` (what the body is built from) and the URL."""
     fingerprint = "|".join(
-        [SCHEMA_VERSION, request.get_full_path(), _time_bucket(request), *map(str, parts)]
+        [SCHEMA_VERSION, request.get_full_path(), time_bucket(request), *map(str, parts)]
     )
     etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
     last_modified = int(last_modified.timestamp())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -19,7 +21,14 @@ from wagtail.models import Page, Site
 from wagtail.search.backends import get_search_backend
 
 from cms.api import fragments
-from cms.api.caching import cached_response, content_state, json_response, validated_response
+from cms.api.caching import (
+    SCHEMA_VERSION,
+    cached_response,
+    content_state,
+    json_response,
+    time_bucket,
+    validated_response,
+)
 from cms.api.models import ContentVersion
 from cms.api.representation import (
     Context,
@@ -284,16 +293,19 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             version, expired = content_state()
             changed = [version.changed_at, expired]
         else:
-            # One query: the window's ids with their keys' parts, the total, and the dates
-            # a listing's Last-Modified also needs (the last change anywhere, the latest
-            # expiry: a listing loses pages without any of its own pages changing).
-            latest_change = ContentVersion.objects.filter(pk=1).values("changed_at")
-            window = fragments.stamped(
-                queryset.order_by(*(ordering or ("path",)), "id"), total=True
-            ).annotate(_changed=Subquery(latest_change))
-            found, rows = fragments.entries(window[offset : offset + limit], "_total", "_changed")
+            # One query: the window's ids with their keys' parts, and the content version
+            # with the dates a listing's Last-Modified also needs (the last change
+            # anywhere, the latest expiry: a listing loses pages without any of its own
+            # pages changing). The total comes from `_total`.
+            version_row = ContentVersion.objects.filter(pk=1)
+            window = fragments.stamped(queryset.order_by(*(ordering or ("path",)), "id")).annotate(
+                _changed=Subquery(version_row.values("changed_at")),
+                _counter=Subquery(version_row.values("counter")),
+            )
+            found, rows = fragments.entries(window[offset : offset + limit], "_changed", "_counter")
             if rows:
-                expired, total, latest = rows[0]
+                expired, latest, counter = rows[0]
+                total = self._total(request, queryset, (counter, latest, expired))
                 changed = [latest, expired]
             else:
                 total = queryset.count() if offset else 0
@@ -312,6 +324,44 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             return head + b",".join(parts) + b"]}"
 
         return validated_response(request, [total, *(e.key for e in found)], last_modified, body)
+
+    # Parameters that choose neither which pages a listing holds nor how many there are.
+    NOT_MEMBERSHIP = frozenset(["limit", "offset", "order", "fields", "format", "_"])
+
+    def _total(self, request, queryset, state) -> int:
+        """How many pages the listing holds: counted once per set of filters and state of
+        the content (the version, moved by every publish, unpublish, move, deletion and
+        change of what pages embed or who may see them; the latest expiry passed; the time
+        bucket for answers that depend on the time), then shared by the listing's every
+        page, field set and order. Counting is the costliest part of a cold listing's
+        query: it reads every row the filters select, where the window stops at 20."""
+        timeout = settings.API_CACHE_TIMEOUT
+        if not timeout:
+            return queryset.count()
+        site = request_site(request)
+        filters = sorted(
+            (name, values)
+            for name, values in request.GET.lists()
+            if name not in self.NOT_MEMBERSHIP
+        )
+        counter, changed_at, expired = state
+        fingerprint = json.dumps(
+            [
+                SCHEMA_VERSION,
+                site.pk if site else None,
+                filters,
+                time_bucket(request),
+                counter,
+                changed_at.isoformat() if changed_at else None,
+                expired.isoformat() if expired else None,
+            ]
+        )
+        key = f"cms-api:total:{hashlib.sha256(fingerprint.encode()).hexdigest()}"
+        total = cache.get(key)
+        if total is None:
+            total = queryset.count()
+            cache.set(key, total, timeout)
+        return total
 
     def _typed_queryset(self, request, default=None):
         """The public pages of the requested types; event filters imply events."""

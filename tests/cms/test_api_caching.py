@@ -1,6 +1,8 @@
 """HTTP caching of the content API: validators, 304s, and invalidation on publish."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from wagtail.models import PageViewRestriction
 
 from cms.models import Organisation
@@ -137,3 +139,63 @@ def test_a_repeated_request_is_served_from_the_cache(
     assert again.content == first.content
     assert again["Content-Type"] == first["Content-Type"]
     assert again["ETag"] == first["ETag"]
+
+
+INTERVIEWS = "/api/v2/pages/?type=interviews.InterviewPage&limit=1"
+
+
+def _count(client, url, *, counted=None):
+    """The listing's total_count; `counted`: whether the request must (True) or must not
+    (False) have counted the pages."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:300]
+    if counted is not None:
+        counts = [q for q in ctx.captured_queries if q["sql"].startswith("SELECT COUNT(")]
+        assert bool(counts) is counted, [q["sql"][:80] for q in ctx.captured_queries]
+    return response.json()["meta"]["total_count"]
+
+
+def test_a_listings_total_is_counted_once_and_shared_by_its_pages(seeded, client):
+    """Paging, other fields or another order reuse the count; the ids are always read."""
+    total = _count(client, INTERVIEWS, counted=True)
+    assert total == len(seeded["interviews"]) and total > 1
+    for url in [
+        f"{INTERVIEWS}&offset=1",
+        f"{INTERVIEWS}&fields=title&order=-title",
+        f"{INTERVIEWS}&_=anything",
+        INTERVIEWS.replace("limit=1", "limit=20"),
+    ]:
+        assert _count(client, url, counted=False) == total
+    # Another set of filters is counted on its own.
+    assert _count(client, f"{INTERVIEWS}&locale=en", counted=True) == total
+
+
+def test_a_listings_total_follows_publishing(seeded, client):
+    first = seeded["interviews"][0]
+    total = _count(client, INTERVIEWS, counted=True)
+    first.unpublish()
+    assert _count(client, f"{INTERVIEWS}&offset=1", counted=True) == total - 1
+    assert _count(client, INTERVIEWS, counted=False) == total - 1
+    first.get_latest_revision().publish()
+    assert _count(client, INTERVIEWS, counted=True) == total
+
+
+def test_a_time_dependent_total_is_counted_again_as_time_passes(
+    seeded, client, settings, monkeypatch
+):
+    import time
+
+    url = "/api/v2/pages/?type=cms.EventPage&upcoming=true&limit=1"
+    total = _count(client, url, counted=True)
+    assert _count(client, f"{url}&offset=0", counted=False) == total
+    later = time.time() + settings.API_TIME_BUCKET_SECONDS
+    monkeypatch.setattr("cms.api.caching.time.time", lambda: later)
+    assert _count(client, url, counted=True) == total
+
+
+def test_without_a_cache_every_listing_counts(seeded, client, settings):
+    settings.API_CACHE_TIMEOUT = 0
+    total = _count(client, INTERVIEWS, counted=True)
+    seeded["interviews"][0].unpublish()
+    assert _count(client, INTERVIEWS, counted=True) == total - 1
