@@ -17,7 +17,9 @@ module's URLconf, with `api_fields` declared the way Wagtail's documentation sho
 
 Our endpoint keeps no response per URL: each page's JSON is a fragment cached by page,
 revision and state (cms/api/fragments.py), and a listing is one query for its ids plus
-one read of its fragments. It is measured:
+one read of its fragments; its total is counted once per set of filters and state of the
+content (a new `_` does not change the filters, so the cold runs below reuse it, as a
+front end paging through a listing does). It is measured:
 
 - cold: a unique `_` parameter per request, so no two requests share a URL (nor an
   ETag): every answer is assembled afresh from the fragments;
