@@ -30,7 +30,14 @@ class SiteRoot:
 
 
 def request_site(request) -> SiteRoot | None:
-    """The site answering this request (Wagtail's rules), or None when no site does."""
+    """The site answering this request (Wagtail's rules), or None when no site does; read
+    once per request (a listing asks for it more than once)."""
+    if not hasattr(request, "_cms_site_root"):
+        request._cms_site_root = _lookup(request)
+    return request._cms_site_root
+
+
+def _lookup(request) -> SiteRoot | None:
     # As Wagtail matches: the raw Host header (ALLOWED_HOSTS is checked by the middleware).
     hostname = split_domain_port(request._get_raw_host())[0]
     host = f"{hostname}:{request.get_port()}"

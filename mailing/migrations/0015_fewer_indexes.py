@@ -1,10 +1,28 @@
-"""Indexes no query needs: one of the two indexes `db_index` made on the subscriber's
-email hash (the one kept compares bytes, not the database's collation), and the single-column indexes of foreign keys that a composite index already starts
-with. Dropped by name, without touching the foreign keys themselves (an AlterField
-would drop and re-validate each constraint over the whole table)."""
+"""Indexes no query needs: the two indexes `db_index` made on the subscriber's email
+hash (replaced by one that compares bytes, not the database's collation), and the
+single-column indexes of foreign keys that a composite index already starts with.
+Dropped by name, without touching the foreign keys themselves (an AlterField would drop
+and re-validate each constraint over the whole table); going back recreates them."""
 
 import django.db.models.deletion
 from django.db import migrations, models
+
+# index → (table, column) to recreate it when going back; the LIKE twin (PostgreSQL
+# only) is not recreated, the plain index serves every query.
+DROPPED = {
+    "mailing_subscriber_email_hash_c0be40d1": ("mailing_subscriber", "email_hash"),
+    "mailing_subscriber_email_hash_c0be40d1_like": None,
+    "mailing_subscriberevent_subscriber_id_85d6b65f": ("mailing_subscriberevent", "subscriber_id"),
+    "mailing_subscription_mailing_list_id_7a258548": ("mailing_subscription", "mailing_list_id"),
+    "mailing_subscription_subscriber_id_eef7b0ab": ("mailing_subscription", "subscriber_id"),
+}
+
+
+def _drop(name, place):
+    back = f"CREATE INDEX IF NOT EXISTS {name} ON {place[0]} ({place[1]})" if place else ""
+    return migrations.RunSQL(
+        f"DROP INDEX IF EXISTS {name}", reverse_sql=back or migrations.RunSQL.noop
+    )
 
 
 class Migration(migrations.Migration):
@@ -51,28 +69,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[
-                migrations.RunSQL(
-                    "DROP INDEX IF EXISTS mailing_subscriber_email_hash_c0be40d1",
-                    reverse_sql=migrations.RunSQL.noop,
-                ),
-                migrations.RunSQL(
-                    "DROP INDEX IF EXISTS mailing_subscriber_email_hash_c0be40d1_like",
-                    reverse_sql=migrations.RunSQL.noop,
-                ),
-                migrations.RunSQL(
-                    "DROP INDEX IF EXISTS mailing_subscriberevent_subscriber_id_85d6b65f",
-                    reverse_sql=migrations.RunSQL.noop,
-                ),
-                migrations.RunSQL(
-                    "DROP INDEX IF EXISTS mailing_subscription_mailing_list_id_7a258548",
-                    reverse_sql=migrations.RunSQL.noop,
-                ),
-                migrations.RunSQL(
-                    "DROP INDEX IF EXISTS mailing_subscription_subscriber_id_eef7b0ab",
-                    reverse_sql=migrations.RunSQL.noop,
-                ),
-            ],
+            database_operations=[_drop(name, place) for name, place in DROPPED.items()],
         ),
         migrations.AddIndex(
             model_name="subscriber",
