@@ -7,7 +7,8 @@ nowhere. Visitors' sessions never widen it: API responses are shared through cac
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Length, Substr
 from django.utils import timezone
 from wagtail.models import CollectionViewRestriction, Page, PageViewRestriction
 
@@ -20,10 +21,12 @@ def visible_pages(queryset=None, *, now=None):
     the expiry is checked here as well.
     """
     queryset = Page.objects.all() if queryset is None else queryset
-    # Wagtail's ``public()``, reading the restricted paths only (not whole restrictions).
-    for path in PageViewRestriction.objects.values_list("page__path", flat=True):
-        queryset = queryset.exclude(path__startswith=path)
-    return queryset.live().exclude(expire_at__lte=now or timezone.now())
+    # Wagtail's ``public()`` (no page at or under a restricted page), in the same query:
+    # a restricted page's path is a prefix of the path of every page it covers.
+    restricted = PageViewRestriction.objects.filter(
+        page__path=Substr(OuterRef("path"), 1, Length("page__path"))
+    )
+    return queryset.live().exclude(Exists(restricted)).exclude(expire_at__lte=now or timezone.now())
 
 
 def is_expired(page, *, now=None) -> bool:

@@ -84,10 +84,21 @@ def stamped(queryset, *, total=False, now=None):
     return queryset.annotate(_expiry=Subquery(latest_expiry))
 
 
+def keyed(queryset, *extra):
+    """The rows `entries_of` reads, of a `stamped` queryset (sliced as wanted): each page's
+    key parts, `_expiry` and the `extra` values."""
+    return queryset.values_list(*_FIELDS, "_expiry", *extra)
+
+
 def entries(queryset, *extra) -> tuple[list[Entry], list[tuple]]:
     """Entries of a `stamped` queryset (sliced as wanted), with `_expiry` and its `extra`
-    values per row; pages without a state get one first (see `ensure_states`)."""
-    rows = list(queryset.values_list(*_FIELDS, "_expiry", *extra))
+    values per row."""
+    return entries_of(list(keyed(queryset, *extra)))
+
+
+def entries_of(rows) -> tuple[list[Entry], list[tuple]]:
+    """Entries of `keyed` rows, and each row's values from `_expiry` on; pages without a
+    state get one first (see `ensure_states`)."""
     width = len(_FIELDS)
     found = [Entry(*row[:width]) for row in rows]
     missing = [e.pk for e in found if e.token is None]

@@ -20,7 +20,7 @@ from wagtail.images import get_image_model
 from wagtail.models import Page, Site
 from wagtail.search.backends import get_search_backend
 
-from cms.api import fragments
+from cms.api import compiled, fragments
 from cms.api.caching import (
     SCHEMA_VERSION,
     cached_response,
@@ -59,24 +59,33 @@ TRUE = {"1", "true", "yes"}
 FALSE = {"0", "false", "no"}
 
 
-def public_pages(request, queryset=None) -> Page.objects.__class__:
-    """Visible pages (`cms.visibility`) of the request's site, of ``queryset`` (a page
-    type's pages) if given.
+def site_roots(request) -> tuple[int, str, tuple[str, ...]] | None:
+    """The request's site: its id, its root page's tree path and the URL paths of its
+    root's translations (each language's tree), or None when no site answers."""
+    site = request_site(request)
+    if site is None:
+        return None
+    translations = (r.root_path for r in Site.get_site_root_paths() if r.site_id == site.pk)
+    return site.pk, site.path, tuple(translations)
+
+
+def public_pages(request, queryset=None, *, now=None) -> Page.objects.__class__:
+    """Visible pages (`cms.visibility`, at `now`) of the request's site, of ``queryset``
+    (a page type's pages) if given.
 
     Unlike Wagtail's stock queryset this ignores the visitor's session: responses are
     shared through caches, so a page under a password or login never appears.
     """
     queryset = Page.objects.all() if queryset is None else queryset
-    site = request_site(request)
+    site = site_roots(request)
     if site is None:
         return queryset.none()
-    # The site's root page and its translations (each language's tree), from Wagtail's
-    # cached root paths.
-    roots = Q(path__startswith=site.path)
-    for root in Site.get_site_root_paths():
-        if root.site_id == site.pk:
-            roots |= Q(url_path__startswith=root.root_path)
-    return visible_pages(queryset).filter(roots)
+    _pk, path, translations = site
+    # The site's root page and its translations, from Wagtail's cached root paths.
+    roots = Q(path__startswith=path)
+    for root_path in translations:
+        roots |= Q(url_path__startswith=root_path)
+    return visible_pages(queryset, now=now).filter(roots)
 
 
 def paginate(request, *, default=20):
@@ -264,13 +273,19 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             )
         offset, limit = paginate(request)
         event_filters = {"upcoming", "start_from", "start_to"} & set(request.GET)
-        queryset, models = self._typed_queryset(
-            request, default="cms.EventPage" if event_filters else None
-        )
-        queryset = self._filter(request, queryset, models)
+        now = timezone.now()
+
+        def members(moment):
+            """The listing's pages, their types and order, with `moment` as the clock."""
+            queryset, models = self._typed_queryset(
+                request, default="cms.EventPage" if event_filters else None, now=moment
+            )
+            queryset = self._filter(request, queryset, models, now=moment)
+            return queryset, self._ordering(request, models, searching=bool(search))
+
         search = search_text(request)
-        ordering = self._ordering(request, models, searching=bool(search))
         if search:
+            queryset, ordering = members(now)
             operator = request.GET.get("search_operator") or None
             if operator not in (None, "and", "or"):
                 raise BadRequestError("search_operator must be and or or")
@@ -296,19 +311,25 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
             # One query: the window's ids with their keys' parts, and the content version
             # with the dates a listing's Last-Modified also needs (the last change
             # anywhere, the latest expiry: a listing loses pages without any of its own
-            # pages changing). The total comes from `_total`.
-            version_row = ContentVersion.objects.filter(pk=1)
-            window = fragments.stamped(queryset.order_by(*(ordering or ("path",)), "id")).annotate(
-                _changed=Subquery(version_row.values("changed_at")),
-                _counter=Subquery(version_row.values("counter")),
-            )
-            found, rows = fragments.entries(window[offset : offset + limit], "_changed", "_counter")
+            # pages changing). Its SQL is compiled once per shape (`cms.api.compiled`);
+            # the total comes from `_total`.
+            def window(moment):
+                queryset, ordering = members(moment)
+                version_row = ContentVersion.objects.filter(pk=1)
+                ordered = queryset.order_by(*(ordering or ("path",)), "id")
+                stamped = fragments.stamped(ordered, now=moment).annotate(
+                    _changed=Subquery(version_row.values("changed_at")),
+                    _counter=Subquery(version_row.values("counter")),
+                )
+                return fragments.keyed(stamped[offset : offset + limit], "_changed", "_counter")
+
+            found, rows = fragments.entries_of(compiled.rows(self._shape(request), window, now))
             if rows:
                 expired, latest, counter = rows[0]
-                total = self._total(request, queryset, (counter, latest, expired))
+                total = self._total(request, lambda: members(now)[0], (counter, latest, expired))
                 changed = [latest, expired]
             else:
-                total = queryset.count() if offset else 0
+                total = members(now)[0].count() if offset else 0
                 version, expired = content_state()
                 changed = [version.changed_at, expired]
         dates = [e.last_modified for e in found] + changed
@@ -327,17 +348,35 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
 
     # Parameters that choose neither which pages a listing holds nor how many there are.
     NOT_MEMBERSHIP = frozenset(["limit", "offset", "order", "fields", "format", "_"])
+    # Parameters that change neither the listing's query nor its SQL.
+    NOT_QUERY = frozenset(["fields", "format", "_"])
+    # Filters that read a page while the query is built (its path, its translation key):
+    # their SQL holds what was read, so it is not kept.
+    READ_WHILE_BUILDING = frozenset(["translation_of", "child_of", "descendant_of"])
 
-    def _total(self, request, queryset, state) -> int:
+    def _shape(self, request):
+        """What a listing's SQL depends on besides the clock (`cms.api.compiled`), or None
+        when it is not to be kept."""
+        if self.READ_WHILE_BUILDING & set(request.GET):
+            return None
+        parameters = sorted(
+            (name, tuple(values))
+            for name, values in request.GET.lists()
+            if name not in self.NOT_QUERY
+        )
+        return ("pages", site_roots(request), tuple(parameters))
+
+    def _total(self, request, members, state) -> int:
         """How many pages the listing holds: counted once per set of filters and state of
         the content (the version, moved by every publish, unpublish, move, deletion and
         change of what pages embed or who may see them; the latest expiry passed; the time
         bucket for answers that depend on the time), then shared by the listing's every
         page, field set and order. Counting is the costliest part of a cold listing's
-        query: it reads every row the filters select, where the window stops at 20."""
+        query: it reads every row the filters select, where the window stops at 20.
+        `members()` builds the listing's queryset, when it must be counted."""
         timeout = settings.API_CACHE_TIMEOUT
         if not timeout:
-            return queryset.count()
+            return members().count()
         site = request_site(request)
         filters = sorted(
             (name, values)
@@ -359,11 +398,11 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         key = f"cms-api:total:{hashlib.sha256(fingerprint.encode()).hexdigest()}"
         total = cache.get(key)
         if total is None:
-            total = queryset.count()
+            total = members().count()
             cache.set(key, total, timeout)
         return total
 
-    def _typed_queryset(self, request, default=None):
+    def _typed_queryset(self, request, default=None, *, now=None):
         """The public pages of the requested types; event filters imply events."""
         type_param = ",".join(_csv(request, "type")) or default
         try:
@@ -373,15 +412,15 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         models = tuple(dict.fromkeys(models))  # "cms.EventPage,cms.eventpage" is one type
         if len(models) == 1:
             # The type's own table, filtered directly (not through a subquery of pages).
-            return public_pages(request, models[0].objects.all()), models
-        base = public_pages(request)
+            return public_pages(request, models[0].objects.all(), now=now), models
+        base = public_pages(request, now=now)
         if models:
             return base.type(*models), models
         from wagtail.models import get_page_models
 
         return base, tuple(m for m in get_page_models() if m is not Page)
 
-    def _filter(self, request, queryset, models):
+    def _filter(self, request, queryset, models, *, now=None):
         def by_model(field, lookup, values):
             """Pages of any of `models` whose `field` matches: one subquery per model."""
             owners = _models_with(field, models)
@@ -423,9 +462,9 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
 
             events = EventPage.objects.all()
             if upcoming is True:
-                events = events.upcoming()
+                events = events.upcoming(now=now)
             elif upcoming is False:
-                events = events.past()
+                events = events.past(now=now)
             if start_from:
                 events = events.filter(start__gte=_moment(start_from, "start_from"))
             if start_to:
