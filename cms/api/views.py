@@ -357,14 +357,15 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
     def _shape(self, request):
         """What a listing's SQL depends on besides the clock (`cms.api.compiled`), or None
         when it is not to be kept."""
-        if self.READ_WHILE_BUILDING & set(request.GET):
+        site = site_roots(request)
+        if site is None or self.READ_WHILE_BUILDING & set(request.GET):
             return None
         parameters = sorted(
             (name, tuple(values))
             for name, values in request.GET.lists()
             if name not in self.NOT_QUERY
         )
-        return ("pages", site_roots(request), tuple(parameters))
+        return ("pages", site, tuple(parameters))
 
     def _total(self, request, members, state) -> int:
         """How many pages the listing holds: counted once per set of filters and state of
