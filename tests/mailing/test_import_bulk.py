@@ -261,3 +261,34 @@ def test_conflicts_are_skipped_whichever_columns_each_call_copies(db):
         "new2@example.org",
         "taken@example.org",
     ]
+
+
+def test_copied_values_come_back_as_written(newsletter_list):
+    """What `COPY`'s text format escapes (backslash, tab, newline, carriage return, a
+    literal `\\N`), NULLs, JSON holding them, booleans, dates with offsets, addresses."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    awkward = "tab\there\nnew\rline \\N back\\slash «ünï» 𝔘"
+    subscriber = Subscriber.objects.create(email="copy@example.org")
+    when = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=timezone(timedelta(hours=-5)))
+    insert_rows(
+        SubscriberEvent,
+        [
+            {
+                "subscriber_id": subscriber.pk,
+                "mailing_list_id": None,
+                "kind": "imported",
+                "created_at": when,
+                "source": awkward,
+                "ip_address": "2001:db8::1",
+                "detail": {"text": awkward, "list": [1, None, True], "none": None},
+            },
+            {"subscriber_id": subscriber.pk, "kind": "confirmed", "source": "\\N"},
+        ],
+    )
+    first, second = SubscriberEvent.objects.filter(subscriber=subscriber).order_by("pk")
+    assert first.source == awkward and first.mailing_list_id is None
+    assert first.detail == {"text": awkward, "list": [1, None, True], "none": None}
+    assert first.created_at == when and first.created_at.astimezone(UTC).hour == 10
+    assert first.ip_address == "2001:db8::1"
+    assert second.source == "\\N" and second.ip_address is None and second.detail == {}
