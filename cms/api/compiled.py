@@ -50,6 +50,7 @@ class Compiled:
     clock: tuple[int, ...]  # positions in `params` that hold the request's time
 
 
+NOT_KEPT = object()  # a shape whose SQL cannot be kept: built for every request
 _local = threading.local()
 
 
@@ -83,13 +84,14 @@ def rows(shape: Hashable | None, build: Callable[[datetime], QuerySet], now: dat
     compiled = shapes.get(key)
     if compiled is None:
         compiled = _compile(build)
-        if compiled is None:
-            return list(build(now))
-        shapes[key] = compiled
-        while len(shapes) > MAX_SHAPES:
-            shapes.popitem(last=False)
+        if compiled is not None:
+            shapes[key] = compiled  # NOT_KEPT too: the shape is not tried again
+            while len(shapes) > MAX_SHAPES:
+                shapes.popitem(last=False)
     else:
         shapes.move_to_end(key)
+    if compiled is None or compiled is NOT_KEPT:
+        return list(build(now))
     connection = compiled.compiler.connection
     moment = connection.ops.adapt_datetimefield_value(now)
     params = list(compiled.params)
@@ -101,8 +103,10 @@ def rows(shape: Hashable | None, build: Callable[[datetime], QuerySet], now: dat
     return list(compiled.compiler.results_iter([fetched], tuple_expected=True))
 
 
-def _compile(build) -> Compiled | None:
-    """The shape's SQL with the clock's positions, or None when it cannot be kept."""
+def _compile(build) -> Compiled | object | None:
+    """The shape's SQL with the clock's positions; NOT_KEPT when its SQL cannot be kept
+    (its builds differ beyond the clock, or it selects nothing by construction); None
+    when a query ran while it was built (perhaps a cache being filled: try again)."""
     compiled = []
     ran = []
 
@@ -114,21 +118,23 @@ def _compile(build) -> Compiled | None:
         with connections["default"].execute_wrapper(noted):
             queryset = build(at)
         connection = connections[queryset.db]
-        if ran or connection.alias != "default":
+        if ran:
             return None  # a value read while building would be frozen into the SQL
+        if connection.alias != "default":
+            return NOT_KEPT
         compiler = queryset.query.get_compiler(connection=connection)
         try:
             sql, params = compiler.as_sql()
         except EmptyResultSet:
-            return None
+            return NOT_KEPT
         instant = connection.ops.adapt_datetimefield_value(at)
         compiled.append((compiler, sql, tuple(params), instant))
     (compiler, sql, params, first), (_c, other_sql, other_params, second) = compiled
     if sql != other_sql or len(params) != len(other_params):
-        return None
+        return NOT_KEPT
     clock = tuple(i for i, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b)
     # Only the instant itself may differ: a value derived from it (a day later, a date)
     # could not be filled in from the request's time.
     if any((params[i], other_params[i]) != (first, second) for i in clock):
-        return None
+        return NOT_KEPT
     return Compiled(compiler, sql, params, clock)

@@ -134,17 +134,21 @@ def test_each_site_has_its_own_shape(seeded, client, fresh, settings):
     assert len(fresh) == 2
 
 
-def test_a_query_built_from_a_value_derived_from_the_clock_is_not_kept(seeded):
+def test_a_query_built_from_a_value_derived_from_the_clock_is_not_kept(seeded, monkeypatch):
     """Only the instant itself can be filled in: a day before it cannot."""
 
     def build(moment):
         return EventPage.objects.filter(start__gte=moment - timedelta(days=1)).values_list("pk")
 
-    assert compiled._compile(build) is None
+    assert compiled._compile(build) is compiled.NOT_KEPT
     now = datetime.now(UTC)
     expected = list(build(now))
     assert compiled.rows(("derived",), build, now) == expected
-    assert ("derived",) not in {shape for shape, _generation in compiled._shapes()}
+    # Remembered as not kept: the next request builds once, without trying again.
+    tried = []
+    monkeypatch.setattr(compiled, "_compile", lambda build: tried.append(1))
+    assert compiled.rows(("derived",), build, now) == expected
+    assert tried == []
 
 
 def test_a_query_reading_the_database_while_built_is_not_kept(seeded):
@@ -152,7 +156,15 @@ def test_a_query_reading_the_database_while_built_is_not_kept(seeded):
         first = EventPage.objects.order_by("pk").first()  # read while building
         return EventPage.objects.filter(pk=first.pk, start__lte=moment).values_list("pk")
 
-    assert compiled._compile(build) is None
+    assert compiled._compile(build) is None  # tried again next time: it may be a cache
+
+
+def test_a_query_that_selects_nothing_by_construction_is_not_kept(seeded):
+    def build(moment):
+        return EventPage.objects.filter(pk__in=[], start__lte=moment).values_list("pk")
+
+    assert compiled._compile(build) is compiled.NOT_KEPT
+    assert compiled.rows(("nothing",), build, timezone.now()) == []
 
 
 def test_the_shapes_kept_are_bounded(seeded, monkeypatch):
