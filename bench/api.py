@@ -333,10 +333,10 @@ def in_process(url: str, repeat: int = 5, *, empty=False) -> tuple[int, int, flo
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST="127.0.0.1")
-    timings = []
     from cms.api import compiled
 
+    client = Client(HTTP_HOST="127.0.0.1")
+    timings = []
     for i in range(repeat):
         if empty:
             cache.clear()

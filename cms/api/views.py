@@ -185,6 +185,14 @@ def _moment(value: str, name: str, *, end=False):
         raise BadRequestError(f"{name} is out of range") from e
 
 
+def _parameters(request, *, leaving=frozenset()) -> tuple:
+    """The query parameters but those in `leaving`, in a canonical order, each with its
+    values: (name, (value, …)) pairs, hashable and JSON-ready."""
+    return tuple(
+        sorted((name, tuple(values)) for name, values in request.GET.lists() if name not in leaving)
+    )
+
+
 def _models_with(field_name, models):
     return [m for m in models if any(f.name == field_name for f in m._meta.get_fields())]
 
@@ -360,12 +368,7 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         site = site_roots(request)
         if site is None or self.READ_WHILE_BUILDING & set(request.GET):
             return None
-        parameters = sorted(
-            (name, tuple(values))
-            for name, values in request.GET.lists()
-            if name not in self.NOT_QUERY
-        )
-        return ("pages", site, tuple(parameters))
+        return ("pages", site, _parameters(request, leaving=self.NOT_QUERY))
 
     def _total(self, request, members, state) -> int:
         """How many pages the listing holds: counted once per set of filters and state of
@@ -379,11 +382,7 @@ class PagesEndpoint(CachedEndpointMixin, PagesAPIViewSet):
         if not timeout:
             return members().count()
         site = request_site(request)
-        filters = sorted(
-            (name, values)
-            for name, values in request.GET.lists()
-            if name not in self.NOT_MEMBERSHIP
-        )
+        filters = _parameters(request, leaving=self.NOT_MEMBERSHIP)
         counter, changed_at, expired = state
         fingerprint = json.dumps(
             [
