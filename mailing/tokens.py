@@ -6,8 +6,16 @@ preferences tokens do not, because they sit in emails people open months later.
 The paths (``/subscriptions/<action>/<token>/``) are printed in emails already sent: keep them.
 """
 
+import base64
+import hashlib
+import hmac
+import time
+
 from django.conf import settings
 from django.core import signing
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.encoding import force_bytes
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
@@ -32,7 +40,44 @@ def make_token(
         payload["l"] = list_id
     if delivery_id:
         payload["d"] = delivery_id
-    return signing.dumps(payload, salt=f"mailing.{purpose}", compress=False)
+    if not all(type(value) is int for value in payload.values()):
+        return signing.dumps(payload, salt=f"mailing.{purpose}", compress=False)
+    return _dumps(payload, f"mailing.{purpose}")
+
+
+# --- Django's signed format, made faster for the tokens of every message sent ----------------
+# A campaign makes two tokens per reader; ``signing.dumps`` derives its HMAC key and
+# serialises through json for each (16 µs a token, a tenth of a worker's CPU per message).
+# ``_dumps`` writes the same bytes (``TimestampSigner.sign_object`` of the JSON with
+# ``separators=(",", ":")``, then ``value:timestamp:signature``) with the key's HMAC state
+# kept per salt: ``signing.loads`` reads them, and a test holds the two equal.
+
+_hmacs: dict[tuple[str, bytes], hmac.HMAC] = {}
+
+
+@receiver(setting_changed)
+def _forget_hmacs(setting, **kwargs):
+    if setting == "SECRET_KEY":
+        _hmacs.clear()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _dumps(payload: dict[str, int], salt: str) -> str:
+    """``signing.dumps(payload, salt=salt)`` for a dict of ints (JSON is then one format)."""
+    secret = force_bytes(settings.SECRET_KEY)
+    state = _hmacs.get((salt, secret))
+    if state is None:
+        # salted_hmac(salt + "signer", …, SECRET_KEY, algorithm="sha256"), as Signer does.
+        key = hashlib.sha256(force_bytes(salt + "signer") + secret).digest()
+        state = _hmacs[(salt, secret)] = hmac.new(key, digestmod=hashlib.sha256)
+    data = "{" + ",".join(f'"{name}":{value}' for name, value in payload.items()) + "}"
+    value = f"{_b64(data.encode())}:{signing.b62_encode(int(time.time()))}"
+    mac = state.copy()
+    mac.update(value.encode())
+    return f"{value}:{_b64(mac.digest())}"
 
 
 def read_token(purpose: str, token: str, max_age: int | None = None) -> tuple[int, int | None]:
