@@ -14,7 +14,7 @@ _BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 def header_breaking(value: str) -> list[str]:
     """The characters that must never reach a header: line breaks of any kind (Python's
     ``splitlines`` and SMTP's), NUL and other control characters but the tab."""
-    return _BREAKING.findall(value or "")
+    return _BREAKING.findall(str(value or ""))  # str(): a lazy translation too
 
 
 def single_line(value: str) -> None:

@@ -32,3 +32,10 @@ def test_a_line_break_or_control_character_is_refused(value):
 def test_one_line_of_any_script_passes(value):
     single_line(value)
     assert header_breaking(value) == []
+
+
+def test_a_lazy_translation_is_read_as_its_text():
+    from django.utils.functional import lazy
+
+    assert header_breaking(lazy(lambda: "a\r\nb", str)()) == ["\r", "\n"]
+    assert header_breaking(lazy(lambda: "one line", str)()) == []
