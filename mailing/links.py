@@ -14,6 +14,7 @@ an http(s) link or that points at this site's hosted pages.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import html as html_lib
@@ -79,11 +80,23 @@ def _forget_keys(setting, **kwargs):
         _cached_keys.clear()
 
 
+_keyed: dict[bytes, hashlib.blake2b] = {}  # key → BLAKE2b state with the key block taken in
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _mac(key: bytes, message: str) -> str:
     """72 bits of keyed BLAKE2b (RFC 7693's MAC mode): a message carries one per tracked
-    link, and it costs a third of an HMAC-SHA256 here."""
-    digest = hashlib.blake2b(message.encode(), key=key, digest_size=9).digest()
-    return base64.urlsafe_b64encode(digest).decode()
+    link, and it costs a third of an HMAC-SHA256 here. The state after the key block is
+    kept per key and copied (a third less per MAC); 9 bytes are 12 base64 characters, no
+    padding."""
+    state = _keyed.get(key)
+    if state is None:
+        if len(_keyed) > 16:  # keys come from SECRET_KEY and its fallbacks: a few
+            _keyed.clear()
+        state = _keyed[key] = hashlib.blake2b(key=key, digest_size=9)
+    mac = state.copy()
+    mac.update(message.encode())
+    return binascii.b2a_base64(mac.digest(), newline=False).translate(_URLSAFE).decode()
 
 
 def _hmac_mac(key: bytes, message: str) -> str:

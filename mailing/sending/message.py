@@ -419,6 +419,14 @@ class MessageTemplate:
         first: no value (a reader named ".", or an empty name before a ".") can end the
         DATA early. Values never hold a line break (``clean_value``, checked headers), so
         a new line can only start at a value or at the literal after an empty one."""
+        filled = [values.get(key, key) for key in self.keys]
+        if all(value and value[:1] != b"." for value in filled):
+            # The common case: every value holds something and none starts with a dot, so
+            # no new line starts at a value or after one; the literals were stuffed once.
+            out = [b""] * (2 * len(filled) + 1)
+            out[0::2] = self.literals
+            out[1::2] = filled
+            return b"".join(out)
         out = [self.literals[0]]
         line_start = self.literals[0].endswith(b"\n")
         for key, literal in zip(self.keys, self.literals[1:], strict=True):
