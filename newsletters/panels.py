@@ -18,6 +18,12 @@ class EmailChecksPanel(Panel):
             context = super().get_context_data(parent_context)
             page = self.instance
             context["saved"] = bool(page and page.pk)
+            if context["saved"] and self.form is not None and self.form.is_bound:
+                # A form sent back with errors: its instance holds the refused values (a
+                # subject with a control character MJML cannot parse), not the issue; and
+                # a page without unpublished changes is its own latest revision, so read
+                # it again.
+                page = type(page).objects.get(pk=page.pk).get_latest_revision_as_object()
             if context["saved"]:
                 rendered = render_email(page)
                 context["checks"] = check_issue(page, rendered)

@@ -1,5 +1,6 @@
 """An editor in the admin, in Debian's Chromium: the archive's "Draft the next issue",
-a new issue's number, and an events block of hand-picked events saved without a count."""
+a new issue's number, an events block of hand-picked events saved without a count, and a
+subject or preheader that would break an email header refused with the reason."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -61,3 +62,36 @@ def test_hand_picked_events_save_without_a_count(live_site, admin_page):
     chosen = [block.value for block in draft.body if block.block_type == "events"][0]
     assert chosen["source"] == "chosen" and chosen["count"] is None
     assert len(chosen["events"]) == 3
+
+
+def test_a_subject_that_would_break_a_header_is_refused_and_unicode_kept(live_site, admin_page):
+    """A line separator pasted into the subject (an input keeps it, unlike CR/LF) or a
+    control character in the preheader is refused with the reason, nothing saved; a
+    subject in any script with dashes and quotes saves."""
+    from playwright.sync_api import expect
+
+    issue = NewsletterPage.objects.get(issue_number=3)
+    before = issue.get_latest_revision().pk
+    admin_page.goto(f"{live_site['url']}/admin/pages/{issue.pk}/edit/")
+    subject = admin_page.get_by_label("Subject")
+    preheader = admin_page.get_by_label("Preheader")
+    for field, bad in (
+        (subject, "Issue 3\u2028Bcc: everyone@attacker.example"),
+        (preheader, "Read this\x07 now"),
+    ):
+        original = field.input_value()
+        field.fill(bad)
+        assert field.input_value() == bad  # what the browser posts
+        admin_page.get_by_role("button", name="Save draft").click()
+        expect(
+            admin_page.get_by_text("The page could not be saved due to validation errors")
+        ).to_be_visible()
+        expect(admin_page.get_by_text("Use one line")).to_be_visible()
+        assert issue.get_latest_revision().pk == before
+        field.fill(original)
+
+    subject.fill("Numéro 3 — « nos actions » 日本 “quotes”\tand a tab")
+    admin_page.get_by_role("button", name="Save draft").click()
+    expect(admin_page.get_by_text("has been updated")).to_be_visible()
+    draft = NewsletterPage.objects.get(pk=issue.pk).get_latest_revision_as_object()
+    assert draft.subject == "Numéro 3 — « nos actions » 日本 “quotes”\tand a tab"
