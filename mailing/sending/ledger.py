@@ -7,17 +7,21 @@ transaction was cut on each of its connections; its other leased rows go back to
 queue when the lease expires.
 
 On PostgreSQL the writes are shaped for speed without weakening that: a lease is one
-statement (pick, mark and read the recipients), a result is one statement whose commit
-does not wait for the WAL flush (see ``ASYNC_COMMIT``), the outcomes of a transport
-batch (an ESP call, or one message per SMTP connection) are one statement, and leases
-are extended only once half their time is gone.
+statement (pick, mark and read the recipients), the outcomes of a transport batch (an
+ESP call, or one message per SMTP connection) are one statement whose commit does not
+wait for the WAL flush (see ``ASYNC_COMMIT``), that statement is read back only when the
+next batch is about to be delivered (see ``Ledger.record_all``), and leases are extended
+only once half their time is gone.
 """
 
 from __future__ import annotations
 
+import select
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -225,6 +229,8 @@ class Ledger:
         self.postgresql = connection.vendor == "postgresql"
         # The campaign's status as read by the latest write (PostgreSQL), until taken.
         self.status = None
+        # PostgreSQL: (outcomes, query log entry) of a write sent and not read back yet.
+        self.unread = None
 
     def take_status(self) -> str | None:
         """The campaign's status read along with the latest write, once; None when no
@@ -232,14 +238,22 @@ class Ledger:
         status, self.status = self.status, None
         return status
 
-    def record_all(self, outcomes) -> None:
-        """Write the outcomes of one ``send``, before the next one starts.
+    def record_all(self, outcomes, *, wait: bool = True) -> None:
+        """Write the outcomes of one ``send``, before the next one delivers anything.
 
-        One recipient: ``record``. Several (an ESP's API batch, or one message per SMTP
-        connection): on PostgreSQL one UPDATE … FROM (VALUES …) for all; elsewhere one
-        transaction (one commit), the bounces among them handled after it."""
-        if len(outcomes) > 1 and self.postgresql:
-            self._write_batch(outcomes)
+        On PostgreSQL one UPDATE … FROM (VALUES …) for all of them; elsewhere one
+        transaction (one commit) for several, the bounces among them handled after it.
+
+        ``wait=False`` (PostgreSQL): the statement is sent and this returns at once, so the
+        server writes while the worker renders and opens the next batch; ``settle`` reads
+        its answer. The sender hands ``settle`` to the transport, which calls it before
+        anything of the next batch can be delivered (an SMTP message is delivered at its
+        final dot, after its envelope), so the promise holds: a killed worker leaves
+        unrecorded at most the message of each connection whose result was not yet written."""
+        self.settle()
+        if self.postgresql:
+            if outcomes:
+                self._write_batch(outcomes, wait=wait)
         elif len(outcomes) > 1:
             with transaction.atomic():
                 ours = [outcome for outcome in outcomes if self._write(outcome)]
@@ -248,6 +262,15 @@ class Ledger:
         else:
             for outcome in outcomes:
                 self.record(outcome)
+
+    def settle(self) -> None:
+        """Read the answer of a write sent by ``record_all(wait=False)``, if any (and raise
+        its error); then the connection is free for other statements."""
+        if self.unread is None:
+            return
+        (outcomes, entry), self.unread = self.unread, None
+        rows = _answer(entry)
+        self._written([(int(pk), status.decode()) for pk, status in rows], outcomes)
 
     def record(self, outcome):
         """Write a transport's ``Outcome`` (sent, retry or failed)."""
@@ -311,6 +334,7 @@ class Ledger:
 
     def _execute(self, assignments, params, recipient) -> bool:
         """True when the row was still this worker's to write."""
+        self.settle()
         extra = f" FROM {ASYNC_COMMIT}" if self.postgresql else ""
         where = " WHERE id=%s AND lease_owner=%s"
         if self.postgresql:
@@ -325,7 +349,7 @@ class Ledger:
                 self.status = cursor.fetchone()[0]
             return written
 
-    def _write_batch(self, outcomes) -> None:
+    def _write_batch(self, outcomes, *, wait: bool) -> None:
         """All outcomes in one statement (PostgreSQL); the refused ones still ours become
         bounces afterwards, as ``record`` does one by one."""
         now, rows, params = timezone.now(), [], []
@@ -344,33 +368,102 @@ class Ledger:
                 status = Delivery.Status.FAILED
             rows.append("(%s::bigint, %s::varchar, %s::varchar, %s::text, %s::timestamptz)")
             params += [recipient.delivery_id, status, message_id[:255], error[:2000], when]
+        # Column and table names are the model's; every value is a parameter.
+        sql = (
+            f"UPDATE {self.table} d SET status=v.status, attempts=d.attempts+1,"  # noqa: S608
+            " error=v.error, lease_owner='', lease_expires_at=NULL,"
+            " provider_message_id=CASE WHEN v.status=%s THEN v.message_id"
+            "  ELSE d.provider_message_id END,"
+            " sent_at=CASE WHEN v.status=%s THEN %s ELSE d.sent_at END,"
+            " next_attempt_at=CASE WHEN v.status=%s THEN v.next_attempt_at"
+            "  ELSE d.next_attempt_at END"
+            f" FROM (VALUES {', '.join(rows)}) v(id, status, message_id, error,"
+            f" next_attempt_at), {ASYNC_COMMIT}"
+            " WHERE d.id=v.id AND d.lease_owner=%s RETURNING d.id, "
+            + self.STATUS.format(campaigns=self.campaigns, row="d")
+        )
+        params = [
+            Delivery.Status.SENT,
+            Delivery.Status.SENT,
+            now,
+            Delivery.Status.PENDING,
+            *params,
+            self.owner,
+        ]
+        if not wait:
+            self.unread = (outcomes, _send(sql, params))
+            return
         with connection.cursor() as cursor:
-            # Column and table names are the model's; every value is a parameter.
-            cursor.execute(
-                f"UPDATE {self.table} d SET status=v.status, attempts=d.attempts+1,"  # noqa: S608
-                " error=v.error, lease_owner='', lease_expires_at=NULL,"
-                " provider_message_id=CASE WHEN v.status=%s THEN v.message_id"
-                "  ELSE d.provider_message_id END,"
-                " sent_at=CASE WHEN v.status=%s THEN %s ELSE d.sent_at END,"
-                " next_attempt_at=CASE WHEN v.status=%s THEN v.next_attempt_at"
-                "  ELSE d.next_attempt_at END"
-                f" FROM (VALUES {', '.join(rows)}) v(id, status, message_id, error,"
-                f" next_attempt_at), {ASYNC_COMMIT}"
-                " WHERE d.id=v.id AND d.lease_owner=%s RETURNING d.id, "
-                + self.STATUS.format(campaigns=self.campaigns, row="d"),
-                [
-                    Delivery.Status.SENT,
-                    Delivery.Status.SENT,
-                    now,
-                    Delivery.Status.PENDING,
-                    *params,
-                    self.owner,
-                ],
-            )
-            rows = cursor.fetchall()
+            cursor.execute(sql, params)
+            self._written(cursor.fetchall(), outcomes)
+
+    def _written(self, rows: list[tuple[int, str]], outcomes) -> None:
+        """After a batch's write: (id, campaign status) of the rows it wrote."""
         written = {row[0] for row in rows}
         if rows:
             self.status = rows[0][1]
         for outcome in outcomes:
             if outcome.recipient.delivery_id in written:
                 self._bounce(outcome)
+
+
+# --- a statement sent now and read later (PostgreSQL) ------------------------------------
+#
+# psycopg answers each statement before it returns; these two split that in two on the
+# same connection (Django's), with libpq's asynchronous calls. Between them nothing else
+# may use the connection: the ledger reads the answer before any other statement of its
+# own, and the sender before any of its own (``Ledger.settle``).
+
+
+def _send(sql: str, params: list) -> dict | None:
+    """Send one statement, its parameters bound by psycopg as Django's cursors do, and
+    return once it has left for the server: its entry in Django's query log, if kept."""
+    connection.ensure_connection()
+    conn = connection.connection
+    with connection.wrap_database_errors:
+        query = psycopg.ClientCursor(conn).mogrify(sql, params)
+        pgconn = conn.pgconn
+        pgconn.send_query(query.encode(conn.info.encoding))
+        while pgconn.flush():  # 1: more to write (psycopg runs libpq non-blocking)
+            _wait(pgconn.socket, select.POLLOUT)
+    if not connection.queries_logged:
+        return None
+    # Django's query log (and CaptureQueriesContext) see it as any other statement; its
+    # time, from sending to the answer, is filled in by ``_answer``.
+    entry = {"sql": query, "time": "0.000", "sent": time.perf_counter()}
+    connection.queries_log.append(entry)
+    return entry
+
+
+def _answer(entry: dict | None) -> list[tuple[bytes, ...]]:
+    """The rows (as text) of the statement ``_send`` sent; its error raised as Django's."""
+    pgconn = connection.connection.pgconn
+    rows, error = [], None
+    with connection.wrap_database_errors:
+        while True:
+            while pgconn.is_busy():
+                _wait(pgconn.socket, select.POLLIN)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                break
+            if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+                error = error or psycopg.errors.error_from_result(
+                    result, encoding=connection.connection.info.encoding
+                )
+            else:
+                rows += [
+                    tuple(result.get_value(i, j) for j in range(result.nfields))
+                    for i in range(result.ntuples)
+                ]
+        if error is not None:
+            raise error
+    if entry is not None:
+        entry["time"] = f"{time.perf_counter() - entry.pop('sent'):.3f}"
+    return rows
+
+
+def _wait(fd: int, event: int) -> None:
+    poll = select.poll()
+    poll.register(fd, event)
+    poll.poll()

@@ -72,6 +72,7 @@ class Sender:
             while monotonic() - started < self.time_budget:
                 if not self.still_sending():
                     return "stopped"
+                self.ledger.settle()
                 requeue_expired(self.campaign.pk)
                 chunk = lease(self.campaign.pk, self.owner, self.chunk_size)
                 self.outstanding, self.mine = len(chunk), None
@@ -93,26 +94,35 @@ class Sender:
                 time.sleep(max(0.05, min(wait, self.time_budget - (monotonic() - started))))
             return "more"
         finally:
-            release(self.owner)
-            self.transport.close()
-            for transport in self.variant_transports.values():
-                transport.close()
-            if self.stopped:
-                campaigns.settle_stopped(self.campaign.pk)
+            try:
+                self.ledger.settle()
+            finally:
+                release(self.owner)
+                self.transport.close()
+                for transport in self.variant_transports.values():
+                    transport.close()
+                if self.stopped:
+                    campaigns.settle_stopped(self.campaign.pk)
 
     def still_sending(self) -> bool:
-        """The campaign's status (read with the result just written on PostgreSQL, else
-        one primary-key read); False (and ``stopped``) once paused or ended.
+        """The campaign's status (on PostgreSQL as read by the last result write answered,
+        else one primary-key read); False (and ``stopped``) once paused or ended.
 
         While sending, the leases are extended once half their time has passed: a chunk
         slower than the lease (a loaded machine, a slow server) is not handed to another
         worker and mailed twice. Rows already taken over (the lease ran out before this
         check: the worker stalled) are left to their new owner."""
         self.unchecked, self.checked_at = 0, monotonic()
-        status = self.ledger.take_status() or campaign_status(self.campaign.pk)
+        # The status read by the last write already answered; a write still unanswered
+        # is not waited for (it is read before the next batch delivers anything).
+        status = self.ledger.take_status()
+        if status is None:
+            self.ledger.settle()
+            status = self.ledger.take_status() or campaign_status(self.campaign.pk)
         self.stopped = status != Campaign.Status.SENDING
         half_gone = self.checked_at - self.leased_at >= self.lease_seconds / 2
         if not self.stopped and self.outstanding and half_gone:
+            self.ledger.settle()
             self.leased_at = self.checked_at
             if renew(self.owner) < self.outstanding:
                 self.mine = held(self.owner)
@@ -144,6 +154,7 @@ class Sender:
         if variant_id is None:
             return self.transport
         if variant_id not in self.variant_transports:
+            self.ledger.settle()
             variant = CampaignVariant.objects.get(pk=variant_id)
             self.variant_transports[variant_id] = transport_for(
                 variants.as_campaign(self.campaign, variant), like=self.transport
@@ -188,11 +199,13 @@ class Sender:
             self.sent_here += len(ready)
             self.unchecked += len(ready)
             try:
-                outcomes = transport.send(ready)
+                # The previous batch's write is read back before this one delivers.
+                outcomes = transport.send(ready, before_delivery=self.ledger.settle)
             except Fatal as exc:
                 # Nobody can be sent to as configured: fail the campaign with the reason
                 # (shown in the admin) instead of retrying every recipient forever. The
                 # leased rows go back to pending when ``run`` releases them.
+                self.ledger.settle()
                 self.campaign.transition(
                     Campaign.Status.FAILED,
                     expect=[Campaign.Status.SENDING],
@@ -200,7 +213,7 @@ class Sender:
                     finished_at=timezone.now(),
                 )
                 return False
-            self.ledger.record_all(outcomes)
+            self.ledger.record_all(outcomes, wait=False)
             self.outstanding -= len(ready)
         return True
 

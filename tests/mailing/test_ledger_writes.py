@@ -6,6 +6,7 @@ not wait for the WAL flush (``mailing.sending.ledger.ASYNC_COMMIT``).
 """
 
 import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -125,8 +126,11 @@ class Batches(Transport):
     def __init__(self):
         self.returned, self.calls = [], 0
 
-    def send(self, batch):
+    def send(self, batch, before_delivery):
         self.calls += 1
+        # The previous batch's write may still be on its way: it is read back before
+        # anything of this batch is delivered.
+        before_delivery()
         # Nothing held open between sends (the test's own transaction aside): each batch
         # was written by its own statement, committed on its own in a worker.
         assert not connection.savepoint_ids
@@ -276,18 +280,110 @@ def test_leases_are_extended_once_half_their_time_is_gone_not_at_every_check(
     real_renew, real_monotonic = sender.renew, sender.monotonic
     monkeypatch.setattr(sender, "renew", lambda owner: renewals.append(owner) or real_renew(owner))
     monkeypatch.setattr(sender, "monotonic", lambda: real_monotonic() + clock["offset"])
-    original = ledger.Ledger.sent
+    original = ledger.Ledger.record_all
 
-    def sent(self, recipient, message_id=""):
-        written = original(self, recipient, message_id)
-        if recipient.delivery_id == first + 20:
+    def record_all(self, outcomes, **options):
+        original(self, outcomes, **options)
+        if any(outcome.recipient.delivery_id == first + 20 for outcome in outcomes):
             clock["offset"] += 200  # more than half of the 300-second lease
-        return written
 
     first = Delivery.objects.filter(campaign=campaign).order_by("id").first().pk
-    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    monkeypatch.setattr(ledger.Ledger, "record_all", record_all)
     settings = {"SENDING_STATUS_CHECK_EVERY": 5, "SENDING_LEASE_SECONDS": 300}
     with override_settings(**settings, SENDING_TASK_SECONDS=3600):
         assert sender.run_sender(campaign.pk) == "done"
     assert sink.total == 45
     assert len(renewals) == 1  # nine status checks, one renewal
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_batch_write_overlaps_the_next_envelopes_never_a_delivery(
+    audience, sink, monkeypatch, pipelining
+):
+    """On PostgreSQL a batch's write is sent, and its answer read only when the next batch
+    is about to deliver: after the next envelopes are written (pipelining), before any
+    message data. Elsewhere each write is answered before ``record_all`` returns."""
+    from mailing.sending.transports import smtp
+
+    sink.pipelining = pipelining
+    for i in range(40):
+        subscribe(audience["lists"][1], f"reader{i}@example.net")
+    campaign = send_now(audience)
+    events = []
+    real_send, real_answer = ledger._send, ledger._answer
+    write_envelope, serial_envelope = smtp.Session.write_envelope, smtp.Session.serial_envelope
+    write_data = smtp.Session.write_data
+    monkeypatch.setattr(ledger, "_send", lambda *a: events.append("write sent") or real_send(*a))
+    monkeypatch.setattr(
+        ledger, "_answer", lambda *a: events.append("write answered") or real_answer(*a)
+    )
+    monkeypatch.setattr(
+        smtp.Session,
+        "write_envelope",
+        lambda *a: events.append("envelope") or write_envelope(*a),
+    )
+    monkeypatch.setattr(
+        smtp.Session,
+        "serial_envelope",
+        lambda *a: events.append("envelope") or serial_envelope(*a),
+    )
+    monkeypatch.setattr(
+        smtp.Session, "write_data", lambda *a: events.append("data") or write_data(*a)
+    )
+    settings = {"SENDING_CHUNK_SIZE": 500, "SENDING_STATUS_CHECK_SECONDS": 3600}
+    with override_settings(**settings, SENDING_SMTP_CONNECTIONS=4):
+        assert sender.run_sender(campaign.pk) == "done"
+    assert sink.total == 45 and set(sink.counts.values()) == {1}
+    assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 45
+    if not POSTGRESQL:
+        assert "write sent" not in events
+        return
+    batches = -(-45 // 4)
+    assert events.count("write sent") == events.count("write answered") == batches
+    # No message data while a write is unanswered: each is answered before the next data.
+    pending = False
+    for event in events:
+        if event == "write sent":
+            assert not pending
+            pending = True
+        elif event == "write answered":
+            pending = False
+        elif event == "data":
+            assert not pending
+    if pipelining:
+        # ...and while it was on its way, the next batch's envelopes went out.
+        overlapped = re.findall(r"write sent(?: envelope)+ write answered", " ".join(events))
+        assert len(overlapped) == batches - 1  # every batch but the last has a next one
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not POSTGRESQL, reason="writes answered later exist on PostgreSQL only")
+def test_a_write_that_fails_raises_when_its_answer_is_read_and_leaves_the_connection_usable(
+    audience,
+):
+    from django.db import DatabaseError
+
+    campaign = send_now(audience)
+    first, second, *_ = ledger.lease(campaign.pk, "worker-a", 10)
+    book = ledger.Ledger("worker-a")
+    with CaptureQueriesContext(connection) as queries:
+        book.record_all([Outcome.sent(first, "a")], wait=False)
+        assert book.unread is not None
+        book.settle()
+        book.settle()  # nothing left to read: no statement
+    assert Delivery.objects.get(pk=first.delivery_id).status == "sent"
+    assert book.take_status() == "sending"
+    assert len(ledger_writes(queries.captured_queries)) == 1
+    assert float(queries.captured_queries[0]["time"]) >= 0
+    # A statement the server refuses: the error comes with its answer, as Django's.
+    bad = dataclasses.replace(second, delivery_id=2**63)  # out of bigint's range
+    with connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT before_bad")
+    book.record_all([Outcome.sent(bad, "b")], wait=False)
+    with pytest.raises(DatabaseError, match="out of range"):
+        book.settle()
+    with connection.cursor() as cursor:
+        cursor.execute("ROLLBACK TO SAVEPOINT before_bad")
+    assert book.unread is None
+    assert Delivery.objects.get(pk=second.delivery_id).status == "leased"

@@ -535,12 +535,13 @@ def test_a_slow_chunk_keeps_its_lease_and_leaves_rows_taken_over_to_their_new_ow
         subscribe(audience["lists"][1], f"reader{i}@example.net")
     campaign = send_now(audience)
     recorded, clock = [], {"offset": 0.0}
-    original, real_monotonic = ledger.Ledger.sent, sender.monotonic
+    original, real_monotonic = ledger.Ledger.record_all, sender.monotonic
     monkeypatch.setattr(sender, "monotonic", lambda: real_monotonic() + clock["offset"])
 
-    def sent(self, recipient, message_id=""):
-        original(self, recipient, message_id)
-        recorded.append(recipient.delivery_id)
+    def record_all(self, outcomes, **options):
+        original(self, outcomes, **options)
+        self.settle()  # written (on PostgreSQL its answer is read later otherwise)
+        recorded.extend(outcome.recipient.delivery_id for outcome in outcomes)
         if len(recorded) == 5:
             # The machine stalls past the lease: what is still leased looks expired...
             clock["offset"] += 301
@@ -554,7 +555,7 @@ def test_a_slow_chunk_keeps_its_lease_and_leaves_rows_taken_over_to_their_new_ow
                 lease_expires_at=timezone.now() + timedelta(seconds=300),
             )
 
-    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    monkeypatch.setattr(ledger.Ledger, "record_all", record_all)
     with override_settings(
         SENDING_CHUNK_SIZE=500,
         SENDING_STATUS_CHECK_EVERY=5,
@@ -578,15 +579,16 @@ def test_cancel_and_pause_stop_within_the_chunk_in_flight(audience, sink, monkey
         subscribe(audience["lists"][1], f"reader{i}@example.net")
     campaign = send_now(audience)
     recorded = []
-    original = ledger.Ledger.sent
+    original = ledger.Ledger.record_all
 
-    def sent(self, recipient, message_id=""):
-        original(self, recipient, message_id)
-        recorded.append(recipient.delivery_id)
+    def record_all(self, outcomes, **options):
+        original(self, outcomes, **options)
+        self.settle()  # written (on PostgreSQL its answer is read later otherwise)
+        recorded.extend(outcome.recipient.delivery_id for outcome in outcomes)
         if len(recorded) == 7:  # the editor presses the button mid-chunk
             getattr(campaigns, action)(Campaign.objects.get(pk=campaign.pk))
 
-    monkeypatch.setattr(ledger.Ledger, "sent", sent)
+    monkeypatch.setattr(ledger.Ledger, "record_all", record_all)
     with override_settings(SENDING_CHUNK_SIZE=500, SENDING_STATUS_CHECK_EVERY=5):
         assert sender.run_sender(campaign.pk) == "stopped"
     # At most one status read's worth of messages after the press, never the chunk.

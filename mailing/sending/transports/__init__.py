@@ -25,7 +25,7 @@ class Unsendable(Transport):
     def __init__(self, reason: str):
         self.reason = reason
 
-    def send(self, batch):
+    def send(self, batch, before_delivery=None):
         raise Fatal(self.reason)
 
 

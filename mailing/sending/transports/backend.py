@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 
 from django.core.mail import get_connection
 from django.core.mail.message import BadHeaderError
@@ -18,6 +19,7 @@ from mailing.sending.transports.base import (
     Permanent,
     Transient,
     Transport,
+    nothing_to_settle,
     outcome,
     smtp_error,
 )
@@ -55,11 +57,15 @@ class BackendTransport(Transport):
         self.text = Personaliser(self.tracking.text, extra=extra)
         self.html = Personaliser(self.tracking.html, html=True, extra=extra)
 
-    def send(self, batch: list[Recipient]) -> list[Outcome]:
+    def send(
+        self, batch: list[Recipient], before_delivery: Callable[[], None] = nothing_to_settle
+    ) -> list[Outcome]:
         results = []
         for recipient in batch:
             try:
-                provider_id = self.post(self.build(recipient))
+                message = self.build(recipient)
+                before_delivery()
+                provider_id = self.post(message)
             except (Transient, Permanent) as exc:
                 results.append(outcome(recipient, exc))
             else:

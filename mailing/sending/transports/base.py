@@ -1,7 +1,9 @@
-"""The transport contract: `send(batch) -> [Outcome]`, one outcome per recipient; `close()`."""
+"""The transport contract: `send(batch, before_delivery) -> [Outcome]`, one outcome per
+recipient; `close()`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailing.sending.ledger import Recipient
@@ -67,17 +69,29 @@ def smtp_error(code: int, text, *, recipient: bool = False) -> Exception:
     return Rejected(reason) if recipient and 500 <= code < 600 else Permanent(reason)
 
 
+def nothing_to_settle() -> None:
+    pass
+
+
 class Transport:
     """Sends batches of leased recipients; each transport builds, posts and parses.
 
     ``batch_size``: how many recipients one ``send`` takes at most. The sender records
     the outcomes as soon as ``send`` returns, so a transport that posts one message at
     a time keeps it at 1: a killed worker then repeats at most the message in flight.
+
+    ``before_delivery``: called (any number of times) before anything of the batch can
+    be delivered: before an API call, before an SMTP message's data (its envelope may go
+    first). The sender passes the ledger's ``settle`` there, which waits until the
+    previous batch's outcomes are written: the write overlaps this batch's preparation,
+    never its delivery.
     """
 
     batch_size = 1
 
-    def send(self, batch: list[Recipient]) -> list[Outcome]:
+    def send(
+        self, batch: list[Recipient], before_delivery: Callable[[], None] = nothing_to_settle
+    ) -> list[Outcome]:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -6,12 +6,19 @@ What each ESP accepts lives in ``capabilities`` (re-exported here).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from mailing.models import Campaign
 from mailing.sending import message as msg
 from mailing.sending.ledger import Recipient
 from mailing.sending.transports.backend import REFUSED, BackendTransport
-from mailing.sending.transports.base import Outcome, Permanent, Transient, outcome
+from mailing.sending.transports.base import (
+    Outcome,
+    Permanent,
+    Transient,
+    nothing_to_settle,
+    outcome,
+)
 from mailing.sending.transports.capabilities import (  # noqa: F401 - re-exported
     ALIASES,
     ESPS,
@@ -51,26 +58,29 @@ class BatchTransport(BackendTransport):
     def key(self, key):
         return key if self.format else self.fields[key]
 
-    def send(self, batch: list[Recipient]) -> list[Outcome]:
+    def send(
+        self, batch: list[Recipient], before_delivery: Callable[[], None] = nothing_to_settle
+    ) -> list[Outcome]:
         from anymail.exceptions import AnymailUnsupportedFeature
 
         if self.one_by_one:
-            return super().send(batch)
+            return super().send(batch, before_delivery)
         try:
             message = self.build_batch(batch)
+            before_delivery()
             self.post(message)
         except AnymailUnsupportedFeature:
             # Raised while the ESP's payload is built: nothing went out yet.
             logger.warning("ESP batch sending unsupported; sending one by one")
             self.one_by_one, self.batch_size = True, 1
-            return super().send(batch)
+            return super().send(batch, before_delivery)
         except Permanent as exc:
             if len(batch) == 1:
                 return [outcome(batch[0], exc)]
             # Some ESPs refuse a whole call for one bad address (Mailgun, Brevo,
             # SendGrid answer 400): send this batch one by one so that only that
             # recipient fails.
-            return super().send(batch)
+            return super().send(batch, before_delivery)
         except Transient as exc:
             return [outcome(recipient, exc) for recipient in batch]
         statuses = message.anymail_status.recipients

@@ -4,8 +4,9 @@ A transport holds ``SENDING_SMTP_CONNECTIONS`` connections (1 by default) and ta
 batch of that many recipients, one per connection: every envelope is written first
 (pipelined, RFC 2920), then each message as its envelope is answered, then the final
 answers are read. The server works on all of them at once, and the sender records the
-batch's outcomes in one write before the next batch: a killed worker repeats at most the
-message in flight on each of its connections.
+batch's outcomes in one write, answered before the next batch's first message data
+(``before_delivery``; the next envelopes may go first): a killed worker repeats at most
+the message in flight on each of its connections.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from email.utils import format_datetime
 
 from django.conf import settings
@@ -27,6 +29,7 @@ from mailing.sending.transports.base import (
     Permanent,
     Transient,
     Transport,
+    nothing_to_settle,
     outcome,
     smtp_error,
 )
@@ -198,7 +201,9 @@ class SmtpTransport(Transport):
         variant) over these same connections."""
         return SmtpTransport(template, self.sessions)
 
-    def send(self, batch: list[Recipient]) -> list[Outcome]:
+    def send(
+        self, batch: list[Recipient], before_delivery: Callable[[], None] = nothing_to_settle
+    ) -> list[Outcome]:
         if len(batch) > len(self.sessions):
             raise ValueError(f"a batch of {len(batch)} for {len(self.sessions)} connections")
         results: list[Outcome | None] = [None] * len(batch)
@@ -219,6 +224,7 @@ class SmtpTransport(Transport):
                     waiting.append((index, session, data))
                     continue
                 session.serial_envelope(*envelope)
+                before_delivery()
                 session.write_data(data)
                 session.read_data()
             except (Transient, Permanent) as exc:
@@ -226,6 +232,8 @@ class SmtpTransport(Transport):
             else:
                 results[index] = Outcome.sent(recipient)
         # Each message as soon as its envelope is answered, then the final answers.
+        if waiting:
+            before_delivery()
         sent = []
         for index, session, data in waiting:
             try:
