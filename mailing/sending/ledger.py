@@ -269,6 +269,7 @@ class Ledger:
         if self.unread is None:
             return
         (outcomes, entry), self.unread = self.unread, None
+        connection.execute_wrappers.remove(self._settle_first)
         rows = _answer(entry)
         self._written([(int(pk), status.decode()) for pk, status in rows], outcomes)
 
@@ -334,7 +335,6 @@ class Ledger:
 
     def _execute(self, assignments, params, recipient) -> bool:
         """True when the row was still this worker's to write."""
-        self.settle()
         extra = f" FROM {ASYNC_COMMIT}" if self.postgresql else ""
         where = " WHERE id=%s AND lease_owner=%s"
         if self.postgresql:
@@ -392,10 +392,17 @@ class Ledger:
         ]
         if not wait:
             self.unread = (outcomes, _send(sql, params))
+            # Until its answer is read, any statement through Django on this connection
+            # (the sender's lease, status read or renewal, a bounce) reads it first.
+            connection.execute_wrappers.append(self._settle_first)
             return
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             self._written(cursor.fetchall(), outcomes)
+
+    def _settle_first(self, execute, sql, params, many, context):
+        self.settle()
+        return execute(sql, params, many, context)
 
     def _written(self, rows: list[tuple[int, str]], outcomes) -> None:
         """After a batch's write: (id, campaign status) of the rows it wrote."""
@@ -411,8 +418,8 @@ class Ledger:
 #
 # psycopg answers each statement before it returns; these two split that in two on the
 # same connection (Django's), with libpq's asynchronous calls. Between them nothing else
-# may use the connection: the ledger reads the answer before any other statement of its
-# own, and the sender before any of its own (``Ledger.settle``).
+# may use the connection: a statement through Django reads the answer first
+# (``Ledger._settle_first``, an execute wrapper while a write is unanswered).
 
 
 def _send(sql: str, params: list) -> dict | None:

@@ -72,7 +72,6 @@ class Sender:
             while monotonic() - started < self.time_budget:
                 if not self.still_sending():
                     return "stopped"
-                self.ledger.settle()
                 requeue_expired(self.campaign.pk)
                 chunk = lease(self.campaign.pk, self.owner, self.chunk_size)
                 self.outstanding, self.mine = len(chunk), None
@@ -113,16 +112,12 @@ class Sender:
         worker and mailed twice. Rows already taken over (the lease ran out before this
         check: the worker stalled) are left to their new owner."""
         self.unchecked, self.checked_at = 0, monotonic()
-        # The status read by the last write already answered; a write still unanswered
-        # is not waited for (it is read before the next batch delivers anything).
-        status = self.ledger.take_status()
-        if status is None:
-            self.ledger.settle()
-            status = self.ledger.take_status() or campaign_status(self.campaign.pk)
+        # The status read by the last write already answered: a write still unanswered is
+        # not waited for (it is read before the next batch delivers anything).
+        status = self.ledger.take_status() or campaign_status(self.campaign.pk)
         self.stopped = status != Campaign.Status.SENDING
         half_gone = self.checked_at - self.leased_at >= self.lease_seconds / 2
         if not self.stopped and self.outstanding and half_gone:
-            self.ledger.settle()
             self.leased_at = self.checked_at
             if renew(self.owner) < self.outstanding:
                 self.mine = held(self.owner)
@@ -154,7 +149,6 @@ class Sender:
         if variant_id is None:
             return self.transport
         if variant_id not in self.variant_transports:
-            self.ledger.settle()
             variant = CampaignVariant.objects.get(pk=variant_id)
             self.variant_transports[variant_id] = transport_for(
                 variants.as_campaign(self.campaign, variant), like=self.transport
@@ -205,7 +199,6 @@ class Sender:
                 # Nobody can be sent to as configured: fail the campaign with the reason
                 # (shown in the admin) instead of retrying every recipient forever. The
                 # leased rows go back to pending when ``run`` releases them.
-                self.ledger.settle()
                 self.campaign.transition(
                     Campaign.Status.FAILED,
                     expect=[Campaign.Status.SENDING],

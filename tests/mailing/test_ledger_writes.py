@@ -374,6 +374,12 @@ def test_a_write_that_fails_raises_when_its_answer_is_read_and_leaves_the_connec
         book.settle()  # nothing left to read: no statement
     assert Delivery.objects.get(pk=first.delivery_id).status == "sent"
     assert book.take_status() == "sending"
+    # Any statement through Django while a write is unanswered reads its answer first.
+    book.record_all([Outcome.failed(second, "550 5.1.1 no such user")], wait=False)
+    assert Delivery.objects.get(pk=second.delivery_id).status == "failed"
+    assert book.unread is None and book.take_status() == "sending"
+    assert not connection.execute_wrappers
+    Delivery.objects.filter(pk=second.delivery_id).update(status="leased")
     assert len(ledger_writes(queries.captured_queries)) == 1
     assert float(queries.captured_queries[0]["time"]) >= 0
     # A statement the server refuses: the error comes with its answer, as Django's.

@@ -7,7 +7,7 @@ from django.conf import settings
 from mailing.models import Campaign
 from mailing.sending import message as msg
 from mailing.sending.transports.backend import BackendTransport
-from mailing.sending.transports.base import Fatal, Outcome, Transport
+from mailing.sending.transports.base import Fatal, Outcome, Transport, nothing_to_settle
 from mailing.sending.transports.capabilities import capabilities
 from mailing.sending.transports.esp import BatchTransport
 from mailing.sending.transports.smtp import SmtpTransport
@@ -25,7 +25,7 @@ class Unsendable(Transport):
     def __init__(self, reason: str):
         self.reason = reason
 
-    def send(self, batch, before_delivery=None):
+    def send(self, batch, before_delivery=nothing_to_settle):
         raise Fatal(self.reason)
 
 
