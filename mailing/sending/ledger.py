@@ -16,18 +16,16 @@ only once half their time is gone.
 
 from __future__ import annotations
 
-import select
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from mailing import bounces
+from mailing.answered_later import AnsweredLater
 from mailing.models import Campaign, Delivery
 
 
@@ -268,9 +266,8 @@ class Ledger:
         its error); then the connection is free for other statements."""
         if self.unread is None:
             return
-        (outcomes, entry), self.unread = self.unread, None
-        connection.execute_wrappers.remove(self._settle_first)
-        rows = _answer(entry)
+        (outcomes, write), self.unread = self.unread, None
+        rows = write.read()
         self._written([(int(pk), status.decode()) for pk, status in rows], outcomes)
 
     def record(self, outcome):
@@ -391,18 +388,13 @@ class Ledger:
             self.owner,
         ]
         if not wait:
-            self.unread = (outcomes, _send(sql, params))
             # Until its answer is read, any statement through Django on this connection
-            # (the sender's lease, status read or renewal, a bounce) reads it first.
-            connection.execute_wrappers.append(self._settle_first)
+            # (the sender's lease, status read or renewal, a bounce) settles it first.
+            self.unread = (outcomes, AnsweredLater(sql, params, self.settle))
             return
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             self._written(cursor.fetchall(), outcomes)
-
-    def _settle_first(self, execute, sql, params, many, context):
-        self.settle()
-        return execute(sql, params, many, context)
 
     def _written(self, rows: list[tuple[int, str]], outcomes) -> None:
         """After a batch's write: (id, campaign status) of the rows it wrote."""
@@ -412,65 +404,3 @@ class Ledger:
         for outcome in outcomes:
             if outcome.recipient.delivery_id in written:
                 self._bounce(outcome)
-
-
-# --- a statement sent now and read later (PostgreSQL) ------------------------------------
-#
-# psycopg answers each statement before it returns; these two split that in two on the
-# same connection (Django's), with libpq's asynchronous calls. Between them nothing else
-# may use the connection: a statement through Django reads the answer first
-# (``Ledger._settle_first``, an execute wrapper while a write is unanswered).
-
-
-def _send(sql: str, params: list) -> dict | None:
-    """Send one statement, its parameters bound by psycopg as Django's cursors do, and
-    return once it has left for the server: its entry in Django's query log, if kept."""
-    connection.ensure_connection()
-    conn = connection.connection
-    with connection.wrap_database_errors:
-        query = psycopg.ClientCursor(conn).mogrify(sql, params)
-        pgconn = conn.pgconn
-        pgconn.send_query(query.encode(conn.info.encoding))
-        while pgconn.flush():  # 1: more to write (psycopg runs libpq non-blocking)
-            _wait(pgconn.socket, select.POLLOUT)
-    if not connection.queries_logged:
-        return None
-    # Django's query log (and CaptureQueriesContext) see it as any other statement; its
-    # time, from sending to the answer, is filled in by ``_answer``.
-    entry = {"sql": query, "time": "0.000", "sent": time.perf_counter()}
-    connection.queries_log.append(entry)
-    return entry
-
-
-def _answer(entry: dict | None) -> list[tuple[bytes, ...]]:
-    """The rows (as text) of the statement ``_send`` sent; its error raised as Django's."""
-    pgconn = connection.connection.pgconn
-    rows, error = [], None
-    with connection.wrap_database_errors:
-        while True:
-            while pgconn.is_busy():
-                _wait(pgconn.socket, select.POLLIN)
-                pgconn.consume_input()
-            result = pgconn.get_result()
-            if result is None:
-                break
-            if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
-                error = error or psycopg.errors.error_from_result(
-                    result, encoding=connection.connection.info.encoding
-                )
-            else:
-                rows += [
-                    tuple(result.get_value(i, j) for j in range(result.nfields))
-                    for i in range(result.ntuples)
-                ]
-        if error is not None:
-            raise error
-    if entry is not None:
-        entry["time"] = f"{time.perf_counter() - entry.pop('sent'):.3f}"
-    return rows
-
-
-def _wait(fd: int, event: int) -> None:
-    poll = select.poll()
-    poll.register(fd, event)
-    poll.poll()

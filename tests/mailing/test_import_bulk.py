@@ -2,6 +2,7 @@
 `COPY` on PostgreSQL (`bulk_create` on SQLite) with the same outcome, all or nothing."""
 
 import io
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -104,7 +105,23 @@ def test_a_large_file_imports_every_row_in_batches(db):
     assert "duplicate" in lines[1] and "invalid" in lines[2]
 
 
-def test_a_batch_that_fails_leaves_nothing_of_itself(db, monkeypatch):
+@pytest.mark.parametrize(
+    "transactional",
+    [
+        False,
+        # Outside a caller's transaction, where PostgreSQL's commits are answered later.
+        pytest.param(
+            True,
+            marks=[
+                pytest.mark.django_db(transaction=True),
+                pytest.mark.skipif(
+                    connection.vendor != "postgresql", reason="the same path as without"
+                ),
+            ],
+        ),
+    ],
+)
+def test_a_batch_that_fails_leaves_nothing_of_itself(transactional, monkeypatch):
     """Batches before the failure stay; of the failing one, not a subscriber is left."""
     people = MailingList.objects.create(name="People", slug="people")
     from mailing import importing
@@ -123,6 +140,89 @@ def test_a_batch_that_fails_leaves_nothing_of_itself(db, monkeypatch):
     assert Subscriber.objects.count() == 1000
     assert Subscription.objects.count() == SubscriberEvent.objects.count() == 1000
     assert not Subscriber.objects.filter(email="p1000@example.org").exists()
+    if transactional:
+        _left_as_found()
+
+
+POSTGRESQL = connection.vendor == "postgresql"
+later_only = pytest.mark.skipif(
+    not POSTGRESQL, reason="commits answered later exist on PostgreSQL only"
+)
+
+
+def _left_as_found():
+    """Autocommit back on, no transaction, no statement waiting for its answer."""
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    assert not connection.execute_wrappers
+    assert connection.connection.info.transaction_status == 0  # idle
+    assert MailingList.objects.filter(slug="people").exists()  # the connection answers
+
+
+@later_only
+def test_a_batch_commits_while_the_next_rows_are_read(transactional_db, monkeypatch):
+    """Outside a transaction of the caller's, each batch's COMMIT is sent and its answer
+    read when the next batch writes, after that batch's rows were read and checked; the
+    last batch commits as before (waiting for the disk), and every row is written."""
+    from mailing import answered_later, importing
+
+    people = MailingList.objects.create(name="People", slug="people")
+    events = []
+    send, answer, validate = (
+        answered_later._send,
+        answered_later._answer,
+        importing._Importer.validate,
+    )
+    monkeypatch.setattr(answered_later, "_send", lambda *a: events.append("sent") or send(*a))
+    monkeypatch.setattr(
+        answered_later, "_answer", lambda *a: events.append("answered") or answer(*a)
+    )
+    monkeypatch.setattr(
+        importing._Importer, "validate", lambda *a: events.append("row") or validate(*a)
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        report = import_subscribers(
+            io.StringIO(CSV), people, confirmed=True, batch_size=1000, import_id="job"
+        )
+    assert (report.rows, report.subscribed) == (2500, 2500)
+    flow = " ".join(events)
+    # Batches of 1000, 1000 and 500: two commits answered later, each after the rows
+    # read and checked while it was on its way (a batch is written once the row after
+    # it is read, so the next 1000, then the last 499).
+    assert flow.count("sent") == flow.count("answered") == 2
+    between = [m.count("row") for m in re.findall(r"sent(?: row)* answered", flow)]
+    assert between == [1000, 499]
+    # Django's query log holds them as any statement, with the last batch's own commit.
+    assert [q["sql"] for q in ctx.captured_queries].count("COMMIT") == 3
+    assert Subscription.objects.filter(mailing_list=people, status="confirmed").count() == 2500
+    assert SubscriberEvent.objects.filter(detail__import="job").count() == 2500
+    _left_as_found()
+
+
+@later_only
+def test_a_commit_refused_when_answered_leaves_nothing_of_its_batch(transactional_db, monkeypatch):
+    """A batch whose COMMIT the server refuses (here a deferred foreign key that points
+    nowhere) raises when its answer is read, before the next batch writes anything: the
+    import stops with the database's error, the batches committed before it stay."""
+    from mailing import importing
+
+    people = MailingList.objects.create(name="People", slug="people")
+    calls = []
+
+    def insert_one_orphan(model, rows, **kwargs):
+        if model is SubscriberEvent:
+            calls.append(model)
+            if len(calls) == 2:  # the second batch's history gets a row for nobody
+                rows = [*rows, {**rows[0], "subscriber_id": 2**62}]
+        return insert_rows(model, rows, **kwargs)
+
+    monkeypatch.setattr(importing, "insert_rows", insert_one_orphan)
+    with pytest.raises(IntegrityError, match="foreign key"):
+        import_subscribers(io.StringIO(CSV), people, confirmed=True, batch_size=1000)
+    assert Subscriber.objects.count() == Subscription.objects.count() == 1000
+    assert SubscriberEvent.objects.count() == 1000
+    assert not Subscriber.objects.filter(email="p1000@example.org").exists()
+    assert not Subscriber.objects.filter(email="p2000@example.org").exists()
+    _left_as_found()
 
 
 def test_conflicting_rows_are_skipped_and_the_rest_written(db):

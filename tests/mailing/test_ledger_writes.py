@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from mailing import answered_later
 from mailing.models import Bounce, Delivery
 from mailing.sending import ledger, sender
 from mailing.sending.transports.base import Outcome, Transport
@@ -311,12 +312,14 @@ def test_a_batch_write_overlaps_the_next_envelopes_never_a_delivery(
         subscribe(audience["lists"][1], f"reader{i}@example.net")
     campaign = send_now(audience)
     events = []
-    real_send, real_answer = ledger._send, ledger._answer
+    real_send, real_answer = answered_later._send, answered_later._answer
     write_envelope, serial_envelope = smtp.Session.write_envelope, smtp.Session.serial_envelope
     write_data = smtp.Session.write_data
-    monkeypatch.setattr(ledger, "_send", lambda *a: events.append("write sent") or real_send(*a))
     monkeypatch.setattr(
-        ledger, "_answer", lambda *a: events.append("write answered") or real_answer(*a)
+        answered_later, "_send", lambda *a: events.append("write sent") or real_send(*a)
+    )
+    monkeypatch.setattr(
+        answered_later, "_answer", lambda *a: events.append("write answered") or real_answer(*a)
     )
     monkeypatch.setattr(
         smtp.Session,
