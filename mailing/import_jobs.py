@@ -25,15 +25,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from mailing import subscriptions
+from mailing.import_formats import STATE_LABELS, Row, read_row
 from mailing.importing import (
+    REASONS,
     ImportFileError,
     ImportReport,
     import_subscribers,
-    inspect_file,
     no_email_column,
+    read_header,
 )
 from mailing.models import MailingList, SubscriberEvent, Subscription
-from mailing.spreadsheets import FileUnreadable, TextFormat, detect
+from mailing.spreadsheets import FileUnreadable, Rows, TextFormat, detect
 
 logger = logging.getLogger(__name__)
 CONFIRMATION_CHUNK = 100
@@ -292,3 +294,53 @@ def send_confirmations(items: list) -> int:
 
 def report_of(job: dict) -> ImportReport | None:
     return ImportReport.from_dict(job["report"]) if job.get("report") else None
+
+
+# --- the preview ------------------------------------------------------------------------------
+
+PREVIEW_ROWS = 5
+
+
+def inspect_file(path: Path, text_format: TextFormat) -> dict:
+    """What the upload's preview shows before any count: format, columns and the first
+    rows read."""
+    header, mapping = read_header(path, text_format)
+    first = []
+    rows = iter(Rows(path, text_format))
+    for _line, cells in rows:
+        if any(c.strip() for c in cells):
+            break
+    for line, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        row = read_row(mapping, line, cells)
+        first.append(
+            {
+                "line": line,
+                "email": row.email,
+                "name": row.name,
+                "language": row.language,
+                "state": str(_state_label(row)),
+                "attributes": ", ".join(f"{k}: {v}" for k, v in row.attributes.items())[:200],
+            }
+        )
+        if len(first) >= PREVIEW_ROWS:
+            break
+    return {
+        "has_email": mapping.has_email,
+        "header": header,
+        "format": mapping.name,
+        "encoding": text_format.encoding,
+        "encoding_label": text_format.encoding_label,
+        "encoding_detected": text_format.encoding_detected,
+        "delimiter": text_format.delimiter,
+        "delimiter_label": str(text_format.delimiter_label),
+        "delimiter_detected": text_format.delimiter_detected,
+        "columns": [{"header": c.header, "use": str(c.label)} for c in mapping.columns],
+        "status_columns": [c.header for c in mapping.status_columns],
+        "rows": first,
+    }
+
+
+def _state_label(row: Row):
+    return REASONS[row.error] if row.error else STATE_LABELS[row.state]
