@@ -227,13 +227,24 @@ class Ledger:
         self.postgresql = connection.vendor == "postgresql"
         # The campaign's status as read by the latest write (PostgreSQL), until taken.
         self.status = None
-        # PostgreSQL: (outcomes, query log entry) of a write sent and not read back yet.
+        # PostgreSQL: (outcomes, AnsweredLater) of a write sent and not read back yet.
         self.unread = None
 
     def take_status(self) -> str | None:
         """The campaign's status read along with the latest write, once; None when no
         write read it since the last call."""
         status, self.status = self.status, None
+        return status
+
+    def campaign_status(self, campaign_id: int) -> str | None:
+        """For the pause/cancel check: the status read by the last write answered, not
+        waiting for one on its way; when no write read it since the last check, the answer
+        of the one on its way (any statement would wait for it first anyway), and only
+        when no write brings one, a read of its own."""
+        status = self.take_status()
+        if status is None:
+            self.settle()
+            status = self.take_status() or campaign_status(campaign_id)
         return status
 
     def record_all(self, outcomes, *, wait: bool = True) -> None:

@@ -19,7 +19,6 @@ from mailing.models import Campaign, CampaignVariant, Delivery
 from mailing.sending.ledger import (
     Ledger,
     Recipient,
-    campaign_status,
     held,
     lease,
     release,
@@ -112,9 +111,7 @@ class Sender:
         worker and mailed twice. Rows already taken over (the lease ran out before this
         check: the worker stalled) are left to their new owner."""
         self.unchecked, self.checked_at = 0, monotonic()
-        # The status read by the last write already answered: a write still unanswered is
-        # not waited for (it is read before the next batch delivers anything).
-        status = self.ledger.take_status() or campaign_status(self.campaign.pk)
+        status = self.ledger.campaign_status(self.campaign.pk)
         self.stopped = status != Campaign.Status.SENDING
         half_gone = self.checked_at - self.leased_at >= self.lease_seconds / 2
         if not self.stopped and self.outstanding and half_gone:

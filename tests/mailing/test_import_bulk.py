@@ -4,6 +4,7 @@
 import io
 import re
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
@@ -154,7 +155,7 @@ def _left_as_found():
     """Autocommit back on, no transaction, no statement waiting for its answer."""
     assert connection.get_autocommit() and not connection.in_atomic_block
     assert not connection.execute_wrappers
-    assert connection.connection.info.transaction_status == 0  # idle
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert MailingList.objects.filter(slug="people").exists()  # the connection answers
 
 
